@@ -1,0 +1,35 @@
+# Finds every third-party dependency and says how to get it when one is missing.
+# Everything but LibTorch comes from Debian 12 packages; LibTorch comes from the PyPI torch wheel in the
+# project's virtual environment (see setup.sh).
+find_package(Threads REQUIRED)
+
+macro(tailor_require name package)
+  if(NOT ${name})
+    message(FATAL_ERROR "tailor: ${ARGN} not found. Install Debian's `${package}` (./test.sh installs everything).")
+  endif()
+endmacro()
+
+find_package(CAF 0.17 QUIET)
+tailor_require(CAF_FOUND libcaf-dev "CAF 0.17 (headers caf/all.hpp and libcaf_core/io/openssl.so)")
+find_package(OpenSSL QUIET)
+tailor_require(OpenSSL_FOUND libssl-dev "OpenSSL")
+find_package(Boost 1.74 QUIET COMPONENTS system)
+tailor_require(Boost_FOUND "libboost-dev libboost-system-dev" "Boost 1.74 (Beast, Asio)")
+find_package(nlohmann_json 3 QUIET)
+tailor_require(nlohmann_json_FOUND nlohmann-json3-dev "nlohmann/json 3")
+find_package(CLI11 QUIET)
+tailor_require(CLI11_FOUND libcli11-dev "CLI11")
+find_package(spdlog QUIET)
+tailor_require(spdlog_FOUND libspdlog-dev "spdlog")
+find_package(SQLite3 QUIET)
+tailor_require(SQLite3_FOUND libsqlite3-dev "SQLite3")
+find_package(PkgConfig QUIET)
+tailor_require(PKG_CONFIG_FOUND pkg-config "pkg-config")
+pkg_check_modules(SentencePiece QUIET IMPORTED_TARGET sentencepiece)
+tailor_require(SentencePiece_FOUND libsentencepiece-dev "SentencePiece (pkg-config module sentencepiece)")
+if(TAILOR_BUILD_TESTS)
+  find_package(Catch2 2 QUIET)
+  tailor_require(Catch2_FOUND catch2 "Catch2 v2")
+endif()
+
+include(Torch)
