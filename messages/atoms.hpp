@@ -1,0 +1,37 @@
+// Atoms that name the operations of the actors' typed interfaces (CAF 0.17: at most 10 characters each).
+#pragma once
+
+#include <caf/atom.hpp>
+
+namespace tailor {
+
+// student_inference
+using exam_atom = caf::atom_constant<caf::atom("exam")>; // sample answers to training questions, grade them
+using eval_atom = caf::atom_constant<caf::atom("eval")>; // greedy answers to test questions, accuracy
+using graded_atom = caf::atom_constant<caf::atom("graded")>; // a batch of graded answers
+
+// mistake_collector and reflection_builder
+using mistake_atom = caf::atom_constant<caf::atom("mistake")>;
+using negative_atom = caf::atom_constant<caf::atom("negative")>; // a student's wrong rationale for the pools
+using positive_atom = caf::atom_constant<caf::atom("positive")>; // a correct teacher rationale for the pools
+
+// teacher_client
+using teach_atom = caf::atom_constant<caf::atom("teach")>; // a teacher_request, answered by a teacher_reply
+
+// gpu_trainer: items flow only against credit, so no mailbox grows without bound
+using train_atom = caf::atom_constant<caf::atom("train")>;
+using credit_atom = caf::atom_constant<caf::atom("credit")>; // "send me N more items"
+using checkpoint_atom = caf::atom_constant<caf::atom("checkpoint")>;
+using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>; // new weights are ready: a weights_snapshot
+using metrics_atom = caf::atom_constant<caf::atom("metrics")>;
+
+// run_coordinator and progress_hub
+using progress_atom = caf::atom_constant<caf::atom("progress")>;
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using pause_atom = caf::atom_constant<caf::atom("pause")>; // e.g. the exam, when its weights are too stale
+using resume_atom = caf::atom_constant<caf::atom("resume")>;
+using done_atom =
+    caf::atom_constant<caf::atom("done")>; // a stream has ended: an exam pass, a round's requests
+using stop_atom = caf::atom_constant<caf::atom("stop")>; // finish what is in hand, then quit
+
+} // namespace tailor

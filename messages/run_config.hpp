@@ -1,0 +1,228 @@
+// Every knob of one run, with the defaults a run gets when a config leaves a knob out.
+#pragma once
+
+#include "messages/enum_names.hpp"
+#include "messages/example.hpp"
+#include "messages/teacher.hpp"
+
+#include <caf/meta/type_name.hpp>
+#include <cstdint>
+#include <string>
+
+namespace tailor {
+
+// Conventions: an empty path or prompt means "the built-in one"; a count or budget of 0 means "no limit"
+// where the comment says so. JSON parsing and validation live with the config module, not here.
+
+struct data_config {
+  task_kind task = task_kind::arith;
+  std::string train_file; // JSONL; empty with task arith: generated from the run's seed
+  std::string test_file;
+  std::uint32_t generated_train_size = 1000; // arith only, when no files are given
+  std::uint32_t generated_test_size = 200;
+
+  friend bool operator==(const data_config&, const data_config&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, data_config& x) {
+  return f(caf::meta::type_name("data_config"), x.task, x.train_file, x.test_file, x.generated_train_size,
+           x.generated_test_size);
+}
+
+// METHOD.md wants our teacher prompts in one file and overridable from the run config.
+struct prompt_config {
+  std::string demos;             // the student's few-shot demos; empty: the task's defaults
+  std::string chain_of_thought;  // teacher prompt template for plain questions
+  std::string tailored_feedback; // teacher prompt template for a student's mistake
+
+  friend bool operator==(const prompt_config&, const prompt_config&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, prompt_config& x) {
+  return f(caf::meta::type_name("prompt_config"), x.demos, x.chain_of_thought, x.tailored_feedback);
+}
+
+// A LLaMA-family student: a Hugging Face checkpoint directory, or a fresh model of the sizes below.
+struct student_config {
+  std::string checkpoint_dir; // empty: train from scratch
+  std::string tokenizer_path; // empty: the checkpoint's tokenizer.model, or one trained on the training data
+  // Sizes of a from-scratch student (ignored with a checkpoint, which brings its own config.json). Small
+  // enough to train on a CPU in minutes on `arith`.
+  std::uint32_t dim = 256;
+  std::uint32_t layers = 4;
+  std::uint32_t heads = 8;
+  std::uint32_t kv_heads = 4;       // grouped-query attention when below `heads`
+  std::uint32_t vocab_size = 384;   // a trained tokenizer's size; digits are single tokens
+  std::uint32_t max_seq_len = 1024; // demos + question + rationale + answer must fit
+
+  friend bool operator==(const student_config&, const student_config&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, student_config& x) {
+  return f(caf::meta::type_name("student_config"), x.checkpoint_dir, x.tokenizer_path, x.dim, x.layers,
+           x.heads, x.kv_heads, x.vocab_size, x.max_seq_len);
+}
+
+enum class teacher_kind : std::uint8_t { builtin, openai_compatible };
+
+template <>
+struct enum_names<teacher_kind> {
+  static constexpr std::array<std::string_view, 2> values = {"builtin", "openai_compatible"};
+};
+
+struct teacher_config {
+  teacher_kind kind = teacher_kind::builtin; // offline, free, deterministic: runs anywhere
+  std::string base_url = "https://api.openai.com/v1";
+  std::string model = "gpt-4o-mini";
+  // The *name* of the environment variable that holds the key: configs are stored with the run and shown
+  // by the daemon, so the key itself never enters one.
+  std::string api_key_env = "OPENAI_API_KEY";
+  std::uint32_t concurrency = 8; // requests in flight at once
+  std::uint32_t request_timeout_ms = 60000;
+  std::uint32_t max_retries = 5;            // with exponential backoff, honouring Retry-After
+  double usd_per_million_prompt_tokens = 0; // 0: costs are not tracked in USD
+  double usd_per_million_completion_tokens = 0;
+  std::uint64_t budget_tokens = 0; // prompt + completion tokens over the run; 0: no limit
+  double budget_usd = 10.0;        // a cap against surprises on a paid API; needs the prices above to bite
+  // Two rationales per question in round 1 give most questions a *different* positive for the triplet loss.
+  std::uint32_t chain_of_thought_samples = 2;
+  std::uint32_t tailored_feedback_samples = 1;
+  sampling_params sampling;
+
+  friend bool operator==(const teacher_config&, const teacher_config&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, teacher_config& x) {
+  return f(caf::meta::type_name("teacher_config"), x.kind, x.base_url, x.model, x.api_key_env, x.concurrency,
+           x.request_timeout_ms, x.max_retries, x.usd_per_million_prompt_tokens,
+           x.usd_per_million_completion_tokens, x.budget_tokens, x.budget_usd, x.chain_of_thought_samples,
+           x.tailored_feedback_samples, x.sampling);
+}
+
+// The exam (sampling on training questions) and the evaluation (greedy on test questions).
+struct exam_config {
+  std::uint32_t samples = 4; // rationales per training question
+  double temperature = 1.0;
+  std::uint32_t top_k = 50;
+  std::uint32_t max_new_tokens = 128;
+  std::uint32_t eval_max_new_tokens = 0; // 0: the task's default (gsm8k 256, svamp 192, csqa 96, ...)
+  std::uint32_t batch_size = 32;         // prompts decoded together
+
+  friend bool operator==(const exam_config&, const exam_config&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, exam_config& x) {
+  return f(caf::meta::type_name("exam_config"), x.samples, x.temperature, x.top_k, x.max_new_tokens,
+           x.eval_max_new_tokens, x.batch_size);
+}
+
+// Total loss = L_lm + lambda * L_cl (METHOD.md).
+struct loss_config {
+  double prefix_weight = 0.1; // weight of prefix tokens in L_lm; target tokens weigh 1
+  double lambda = 0.5;
+  double margin = 1.0;
+  std::uint32_t rationale_max_tokens = 192; // triplet rationales are truncated to this
+
+  friend bool operator==(const loss_config&, const loss_config&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, loss_config& x) {
+  return f(caf::meta::type_name("loss_config"), x.prefix_weight, x.lambda, x.margin, x.rationale_max_tokens);
+}
+
+// Pools per question from which the reflection builder draws positives and negatives.
+struct reflection_config {
+  std::uint32_t max_positives = 10;
+  std::uint32_t max_negatives = 4;
+  std::uint32_t fresh_correction_repeats =
+      2; // times a fresh tailored correction is trained on; 1: no oversampling
+
+  friend bool operator==(const reflection_config&, const reflection_config&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reflection_config& x) {
+  return f(caf::meta::type_name("reflection_config"), x.max_positives, x.max_negatives,
+           x.fresh_correction_repeats);
+}
+
+enum class lr_schedule : std::uint8_t { constant, cosine };
+
+template <>
+struct enum_names<lr_schedule> {
+  static constexpr std::array<std::string_view, 2> values = {"constant", "cosine"};
+};
+
+// AdamW. The reference's lr 7e-6 with a constant schedule suits a pretrained 6B model; a tiny student from
+// scratch needs a far higher rate and decay.
+struct optimizer_config {
+  double learning_rate = 1e-3;
+  double weight_decay = 0.01;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  std::uint32_t warmup_steps = 100;
+  lr_schedule schedule = lr_schedule::cosine;
+  double min_lr_ratio = 0.1; // cosine decays to learning_rate * min_lr_ratio
+  double grad_clip = 1.0;    // max global gradient norm; 0: no clipping
+  std::uint32_t grad_accumulation = 1;
+  std::uint32_t batch_size =
+      16; // items per optimizer step (all accumulation micro-batches), distinct questions
+
+  friend bool operator==(const optimizer_config&, const optimizer_config&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, optimizer_config& x) {
+  return f(caf::meta::type_name("optimizer_config"), x.learning_rate, x.weight_decay, x.beta1, x.beta2, x.eps,
+           x.warmup_steps, x.schedule, x.min_lr_ratio, x.grad_clip, x.grad_accumulation, x.batch_size);
+}
+
+// round: the paper's barriers between exam, feedback and training; continuous: all of them as a pipeline.
+enum class loop_mode : std::uint8_t { round, continuous };
+
+template <>
+struct enum_names<loop_mode> {
+  static constexpr std::array<std::string_view, 2> values = {"round", "continuous"};
+};
+
+struct run_config {
+  data_config data;
+  prompt_config prompts;
+  student_config student;
+  teacher_config teacher;
+  exam_config exam;
+  loss_config loss;
+  reflection_config reflection;
+  optimizer_config optimizer;
+  // Training rounds: round 1 trains on the teacher's chain-of-thought rationales, each later one follows an
+  // exam and tailored feedback on its mistakes.
+  std::uint32_t rounds = 3;
+  std::uint32_t epochs_per_round = 10;        // passes over the positives per round (reference: 10)
+  std::uint32_t checkpoint_every_steps = 200; // continuous mode: how often the exam can get new weights
+  loop_mode mode = loop_mode::round;
+  // Continuous mode: how many checkpoints the exam's weights may lag behind the trainer's before the exam
+  // pauses (training on mistakes of much older weights teaches the wrong lesson).
+  std::uint32_t max_staleness = 1;
+  std::uint64_t seed = 42;
+  std::string device = "auto"; // "cpu", "cuda", "cuda:N" or "auto" (a GPU when there is one)
+  bool bf16 = true;            // bf16 autocast when training on a GPU (ignored on the CPU)
+  std::string output_dir;      // the run directory; empty: <data-dir>/runs/<run-id>
+
+  friend bool operator==(const run_config&, const run_config&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_config& x) {
+  return f(caf::meta::type_name("run_config"), x.data, x.prompts, x.student, x.teacher, x.exam, x.loss,
+           x.reflection, x.optimizer, x.rounds, x.epochs_per_round, x.checkpoint_every_steps, x.mode,
+           x.max_staleness, x.seed, x.device, x.bf16, x.output_dir);
+}
+
+} // namespace tailor

@@ -1,0 +1,90 @@
+// The conversation with the teacher: what we ask it for, and what comes back (rationales, usage, cost).
+#pragma once
+
+#include "messages/example.hpp"
+#include "messages/grading.hpp"
+#include "messages/rationale.hpp"
+
+#include <caf/meta/type_name.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tailor {
+
+// Sampling settings of a chat completion; part of the teacher cache's key.
+struct sampling_params {
+  double temperature = 0.7; // > 0 so that several samples of one question differ (positives need that)
+  double top_p = 1.0;
+  std::uint32_t max_tokens = 512;
+
+  friend bool operator==(const sampling_params&, const sampling_params&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sampling_params& x) {
+  return f(caf::meta::type_name("sampling_params"), x.temperature, x.top_p, x.max_tokens);
+}
+
+// chain_of_thought: "solve this step by step" (round 1); tailored_feedback: "here is the student's wrong
+// attempt and the right answer; say where it went wrong and write a correct rationale" (rounds 2+).
+enum class teacher_request_kind : std::uint8_t { chain_of_thought, tailored_feedback };
+
+template <>
+struct enum_names<teacher_request_kind> {
+  static constexpr std::array<std::string_view, 2> values = {"chain_of_thought", "tailored_feedback"};
+};
+
+struct teacher_request {
+  // The whole example rather than its id: the client builds the prompt from the question and checks replies
+  // against gold without needing the dataset (it may run on another node).
+  example problem;
+  teacher_request_kind kind = teacher_request_kind::chain_of_thought;
+  // Meaningful only when kind == tailored_feedback. `kind` is the flag: CAF 0.17 cannot serialize
+  // std::optional, so an empty mistake travels with chain-of-thought requests.
+  mistake student_mistake;
+  std::uint32_t samples = 1; // n: rationales wanted in one completion call
+  sampling_params sampling;
+
+  friend bool operator==(const teacher_request&, const teacher_request&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, teacher_request& x) {
+  return f(caf::meta::type_name("teacher_request"), x.problem, x.kind, x.student_mistake, x.samples,
+           x.sampling);
+}
+
+struct token_usage {
+  std::uint64_t prompt_tokens = 0;
+  std::uint64_t completion_tokens = 0;
+  double cost_usd = 0; // at the run's configured prices; 0 for cache hits, which cost nothing again
+
+  friend bool operator==(const token_usage&, const token_usage&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, token_usage& x) {
+  return f(caf::meta::type_name("token_usage"), x.prompt_tokens, x.completion_tokens, x.cost_usd);
+}
+
+struct teacher_reply {
+  std::string example_id;
+  teacher_request_kind kind = teacher_request_kind::chain_of_thought; // echoed from the request
+  std::vector<rationale> rationales; // source teacher or teacher_tailored; empty on failure
+  token_usage usage;
+  bool from_cache = false;
+  std::string error; // empty on success; else what failed, e.g. "budget of 5.00 USD spent" or "HTTP 429"
+
+  bool ok() const { return error.empty(); }
+
+  friend bool operator==(const teacher_reply&, const teacher_reply&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, teacher_reply& x) {
+  return f(caf::meta::type_name("teacher_reply"), x.example_id, x.kind, x.rationales, x.usage, x.from_cache,
+           x.error);
+}
+
+} // namespace tailor
