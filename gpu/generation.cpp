@@ -1,0 +1,326 @@
+// Batched decoding: the loop over an abstract next-token model, sampling filters, and the student's adapter.
+#include "gpu/generation.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <mutex>
+#include <unordered_map>
+
+namespace tailor::gpu {
+namespace {
+
+bool is_blank_char(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+// Watches one row's text, token by token, for a blank line. Only each new token's own text is read: a blank
+// line is a newline, whitespace only, and a newline, so one bit of state carries everything earlier tokens
+// said. (A token's text decoded alone may lose a leading space; whitespace never decides the outcome.)
+struct blank_line_watch {
+  bool open = false; // a newline was seen and only whitespace since
+
+  bool feed(std::string_view piece) {
+    for (char c : piece) {
+      if (c == '\n') {
+        if (open)
+          return true;
+        open = true;
+      } else if (!is_blank_char(c)) {
+        open = false;
+      }
+    }
+    return false;
+  }
+};
+
+// Each token's text, decoded once: the stop check reads it at every step of every row.
+class piece_texts {
+public:
+  explicit piece_texts(const token_decoder& decoder) : decoder_(decoder) {}
+  const std::string& operator()(int id) {
+    auto it = texts_.find(id);
+    if (it == texts_.end())
+      it = texts_.emplace(id, decoder_.decode(std::span<const int>{&id, 1})).first;
+    return it->second;
+  }
+
+private:
+  const token_decoder& decoder_;
+  std::unordered_map<int, std::string> texts_;
+};
+
+problem check_options(const generation_options& options) {
+  const auto& s = options.sampling;
+  if (options.max_new_tokens < 0)
+    return {"max new tokens must be 0 or more, not " + std::to_string(options.max_new_tokens)};
+  if (options.samples_per_prompt < 1)
+    return {"samples per prompt must be at least 1, not " + std::to_string(options.samples_per_prompt)};
+  if (!(s.temperature >= 0.0))
+    return {"temperature must be 0 or more, not " + std::to_string(s.temperature)};
+  if (s.top_k < 0)
+    return {"top-k must be 0 (off) or more, not " + std::to_string(s.top_k)};
+  if (!(s.top_p > 0.0 && s.top_p <= 1.0))
+    return {"top-p must be in (0, 1], not " + std::to_string(s.top_p)};
+  return {};
+}
+
+bool is_greedy(const sampling_options& options) {
+  return options.greedy || options.temperature == 0.0;
+}
+
+// A generator of the logits' device seeded with `seed`, independent of the global one.
+torch::Generator seeded_generator(torch::Device device, std::uint64_t seed) {
+  torch::Generator global = at::globalContext().defaultGenerator(device); // shares the global state
+  torch::Generator generator;
+  {
+    std::lock_guard<std::mutex> lock(global.mutex());
+    generator = global.clone();
+  }
+  generator.set_current_seed(seed);
+  return generator;
+}
+
+completion finish(const token_decoder& decoder, std::vector<int> ids, int steps, stop_reason stop) {
+  completion done;
+  done.text = decoder.decode(ids);
+  if (auto cut = blank_line_start(done.text); cut != std::string::npos)
+    done.text.resize(cut);
+  done.token_ids = std::move(ids);
+  done.token_count = steps;
+  done.stop = stop;
+  return done;
+}
+
+torch::Tensor long_tensor(const std::vector<int64_t>& values, torch::Device device) {
+  return torch::tensor(values, torch::TensorOptions().dtype(torch::kLong)).to(device);
+}
+
+} // namespace
+
+std::string_view to_string(stop_reason reason) {
+  switch (reason) {
+  case stop_reason::eos:
+    return "eos";
+  case stop_reason::blank_line:
+    return "blank_line";
+  case stop_reason::max_tokens:
+    return "max_tokens";
+  }
+  return "unknown";
+}
+
+std::size_t blank_line_start(std::string_view text) {
+  std::size_t open = std::string_view::npos; // the newline that only whitespace has followed so far
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      if (open != std::string_view::npos)
+        return open;
+      open = i;
+    } else if (!is_blank_char(text[i])) {
+      open = std::string_view::npos;
+    }
+  }
+  return std::string_view::npos;
+}
+
+token_decoder decoder_of(const tokenizer& tokens) {
+  return {[&tokens](std::span<const int> ids) { return tokens.decode(ids); }, tokens.eos_id()};
+}
+
+torch::Tensor filter_logits(const torch::Tensor& logits, const sampling_options& options) {
+  if (is_greedy(options))
+    return logits;
+  const double minus_infinity = -std::numeric_limits<double>::infinity();
+  auto scores = logits.to(torch::kFloat) / options.temperature; // [B, V]
+  const int64_t vocab = scores.size(-1);
+  if (options.top_k > 0 && options.top_k < vocab) {
+    auto kth = std::get<0>(scores.topk(options.top_k, -1)).narrow(-1, options.top_k - 1, 1); // [B, 1]
+    scores = scores.masked_fill(scores < kth, minus_infinity);
+  }
+  if (options.top_p < 1.0) {
+    auto [sorted, order] = scores.sort(-1, /*descending=*/true);
+    auto probs = sorted.softmax(-1);
+    // A token goes when the more likely tokens before it already reach p; the most likely one always stays.
+    auto mass_before = probs.cumsum(-1) - probs;
+    auto drop_sorted = mass_before >= options.top_p;
+    auto drop = torch::zeros_like(drop_sorted).scatter(-1, order, drop_sorted);
+    scores = scores.masked_fill(drop, minus_infinity);
+  }
+  return scores;
+}
+
+torch::Tensor choose_tokens(const torch::Tensor& logits, const sampling_options& options,
+                            torch::Generator& generator) {
+  if (is_greedy(options))
+    return logits.argmax(-1);
+  auto probs = filter_logits(logits, options).softmax(-1);
+  return torch::multinomial(probs, 1, /*replacement=*/false, generator).squeeze(1);
+}
+
+result<std::vector<prompt_completions>> generate(next_token_model& model, const token_decoder& decoder,
+                                                 const std::vector<std::vector<int>>& prompts,
+                                                 const generation_options& options) {
+  if (auto bad = check_options(options); !bad.message.empty())
+    return bad;
+  for (std::size_t p = 0; p < prompts.size(); ++p) {
+    if (prompts[p].empty())
+      return problem{"prompt " + std::to_string(p) + " has no tokens"};
+    if (*std::min_element(prompts[p].begin(), prompts[p].end()) < 0)
+      return problem{"prompt " + std::to_string(p) + " holds a negative token id"};
+  }
+  const int n = options.samples_per_prompt;
+  const std::size_t sequences = prompts.size() * n;
+  std::vector<std::vector<int>> ids(sequences);
+  std::vector<completion> done(sequences);
+  if (prompts.empty() || options.max_new_tokens == 0) {
+    for (auto& row : done)
+      row = finish(decoder, {}, 0, stop_reason::max_tokens);
+  } else {
+    try {
+      torch::InferenceMode inference;
+      auto logits = model.start(prompts); // [P, V]
+      const auto device = logits.device();
+      if (n > 1) {
+        // Each prompt's state is repeated, not recomputed: row p*n + s is sample s of prompt p.
+        auto rows = torch::arange(static_cast<int64_t>(prompts.size()), torch::kLong).repeat_interleave(n);
+        model.select_rows(rows.to(device));
+        logits = logits.index_select(0, rows.to(device));
+      }
+      auto generator = seeded_generator(device, options.seed);
+      piece_texts pieces{decoder};
+      std::vector<blank_line_watch> watches(sequences);
+      std::vector<int64_t> live(sequences); // batch row -> sequence
+      for (std::size_t s = 0; s < sequences; ++s)
+        live[s] = static_cast<int64_t>(s);
+
+      for (int step = 1; !live.empty(); ++step) {
+        auto next = choose_tokens(logits, options.sampling, generator); // [B]
+        auto next_host = next.to(torch::kCPU, torch::kLong);
+        const auto* chosen = next_host.data_ptr<int64_t>();
+        std::vector<int64_t> keep; // batch rows that go on
+        for (std::size_t row = 0; row < live.size(); ++row) {
+          const auto seq = live[row];
+          const int token = static_cast<int>(chosen[row]);
+          if (token == decoder.eos_id) {
+            done[seq] = finish(decoder, std::move(ids[seq]), step, stop_reason::eos);
+            continue;
+          }
+          ids[seq].push_back(token);
+          if (options.stop_at_blank_line && watches[seq].feed(pieces(token)))
+            done[seq] = finish(decoder, std::move(ids[seq]), step, stop_reason::blank_line);
+          else if (step == options.max_new_tokens)
+            done[seq] = finish(decoder, std::move(ids[seq]), step, stop_reason::max_tokens);
+          else
+            keep.push_back(static_cast<int64_t>(row));
+        }
+        if (keep.empty())
+          break;
+        if (keep.size() < live.size()) {
+          auto rows = long_tensor(keep, device);
+          model.select_rows(rows);
+          next = next.index_select(0, rows);
+          std::vector<int64_t> still(keep.size());
+          for (std::size_t i = 0; i < keep.size(); ++i)
+            still[i] = live[keep[i]];
+          live = std::move(still);
+        }
+        logits = model.step(next);
+      }
+    } catch (const std::exception& error) {
+      const std::string what = error.what();
+      return problem{"generation failed: " + what.substr(0, what.find('\n'))};
+    }
+  }
+  std::vector<prompt_completions> out(prompts.size());
+  for (std::size_t seq = 0; seq < sequences; ++seq)
+    out[seq / n].push_back(std::move(done[seq]));
+  return out;
+}
+
+// ---- the student as a next-token model -------------------------------------------------------------------
+// Prompts are left-padded: every row's newest token then sits in the last column, so the prefill's logits are
+// one slice, each step appends one column for all rows, and the cache stays a rectangle that select_rows can
+// cut. Positions come from the real tokens only and pad keys are masked, so a padded row computes what it
+// would alone. (Right padding would put each row's next token in a different column, leaving holes in the
+// cache or a scatter per step.)
+
+llama_next_token_model::llama_next_token_model(llama_for_causal_lm model, int pad_id)
+    : model_(std::move(model)), pad_id_(std::max(pad_id, 0)) {} // pads are masked: any real id will do
+
+torch::Tensor llama_next_token_model::start(const std::vector<std::vector<int>>& prompts) {
+  const auto device = model_->model->embed_tokens->weight.device();
+  const int64_t vocab = model_->config().vocab_size;
+  const auto batch = static_cast<int64_t>(prompts.size());
+  int64_t width = 0;
+  padded_ = false;
+  for (const auto& prompt : prompts)
+    width = std::max<int64_t>(width, static_cast<int64_t>(prompt.size()));
+  auto ids = torch::full({batch, width}, pad_id_, torch::kLong);
+  auto valid = torch::zeros({batch, width}, torch::kBool);
+  auto ids_at = ids.accessor<int64_t, 2>();
+  auto valid_at = valid.accessor<bool, 2>();
+  for (int64_t b = 0; b < batch; ++b) {
+    const auto& prompt = prompts[b];
+    const int64_t offset = width - static_cast<int64_t>(prompt.size());
+    for (std::size_t t = 0; t < prompt.size(); ++t) {
+      TORCH_CHECK(prompt[t] < vocab, "token id ", prompt[t], " is outside the model's vocabulary of ", vocab);
+      ids_at[b][offset + t] = prompt[t];
+      valid_at[b][offset + t] = true;
+    }
+    padded_ = padded_ || offset > 0;
+  }
+  ids = ids.to(device);
+  valid_ = valid.to(device);
+  next_position_ = valid_.sum(1);
+  cache_ = kv_cache{};
+  auto mask = padded_ ? causal_padding_mask(valid_, width) : torch::Tensor{};
+  auto out = model_->forward(ids, positions_from_valid(valid_), mask, &cache_, /*want_logits=*/false);
+  // Only the last position's logits are needed: [P, 1, D] -> [P, V].
+  return model_->project_to_vocab(out.hidden.narrow(1, width - 1, 1)).squeeze(1).to(torch::kFloat);
+}
+
+void llama_next_token_model::select_rows(const torch::Tensor& rows) {
+  cache_ = cache_.select_rows(rows);
+  valid_ = valid_.index_select(0, rows.to(valid_.device()));
+  next_position_ = next_position_.index_select(0, rows.to(valid_.device()));
+  // Columns that are padding in every remaining row are dropped: the rest of the run attends over less.
+  const int64_t first = valid_.any(0).to(torch::kLong).argmax().item<int64_t>();
+  if (first > 0) {
+    const int64_t kept = valid_.size(1) - first;
+    valid_ = valid_.narrow(1, first, kept);
+    for (auto& k : cache_.keys)
+      k = k.narrow(2, first, kept);
+    for (auto& v : cache_.values)
+      v = v.narrow(2, first, kept);
+  }
+  padded_ = !valid_.all().item<bool>();
+}
+
+torch::Tensor llama_next_token_model::step(const torch::Tensor& tokens) {
+  const int64_t batch = tokens.size(0);
+  valid_ = torch::cat({valid_, torch::ones({batch, 1}, valid_.options())}, 1);
+  auto mask = padded_ ? causal_padding_mask(valid_, 1) : torch::Tensor{};
+  auto out = model_->forward(tokens.unsqueeze(1), next_position_.unsqueeze(1), mask, &cache_,
+                             /*want_logits=*/false);
+  next_position_ = next_position_ + 1;
+  return model_->project_to_vocab(out.hidden).squeeze(1).to(torch::kFloat); // [B, V]
+}
+
+result<std::vector<prompt_completions>> generate(llama_for_causal_lm& model, const tokenizer& tokens,
+                                                 const std::vector<std::vector<int>>& prompts,
+                                                 const generation_options& options) {
+  llama_next_token_model student{model, tokens.pad_id()};
+  return generate(student, decoder_of(tokens), prompts, options);
+}
+
+result<std::vector<prompt_completions>> generate_text(llama_for_causal_lm& model, const tokenizer& tokens,
+                                                      const std::vector<std::string>& prompts,
+                                                      const generation_options& options) {
+  std::vector<std::vector<int>> ids;
+  ids.reserve(prompts.size());
+  for (const auto& prompt : prompts)
+    ids.push_back(tokens.encode(prompt, /*add_bos=*/true));
+  return generate(model, tokens, ids, options);
+}
+
+} // namespace tailor::gpu

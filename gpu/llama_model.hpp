@@ -1,0 +1,149 @@
+// The student: a LLaMA decoder (RMSNorm, rotary positions, grouped-query attention, SwiGLU) in LibTorch,
+// whose parameter names are Hugging Face's so that checkpoints move between the two unchanged.
+#pragma once
+
+#include "gpu/model_config.hpp"
+#include "io/result.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <torch/torch.h>
+#include <vector>
+
+namespace tailor::gpu {
+
+// Keys and values of every layer for the positions seen so far, each [B, kv_heads, T_past, head_dim].
+// Copying a cache is cheap (tensor handles); a forward pass appends to the cache it is given, so keep a copy
+// to reuse a prefix for several continuations.
+struct kv_cache {
+  std::vector<torch::Tensor> keys;   // one per layer, empty before the first forward
+  std::vector<torch::Tensor> values; // one per layer
+
+  int64_t length() const { return keys.empty() ? 0 : keys.front().size(2); }
+  bool empty() const { return keys.empty(); }
+  // The cache of the batch rows `rows` (long [B'], repeats allowed): drop finished rows, or repeat a prefix.
+  kv_cache select_rows(const torch::Tensor& rows) const;
+  // The same keys and values cut from the autograd graph.
+  kv_cache detached() const;
+};
+
+struct model_output {
+  torch::Tensor logits; // [B, T, V]; undefined when the caller asked for none
+  torch::Tensor hidden; // [B, T, D] hidden states after the final norm
+};
+
+// Attention mask (true = may attend) of the last `query_length` positions of a sequence whose keys are
+// `valid` [B, T_total] bool (past and new): causal, pad keys hidden. Every query also sees itself, so that
+// rows of pad queries stay finite instead of softmaxing over nothing. Result: bool [B, query_length,
+// T_total].
+torch::Tensor causal_padding_mask(const torch::Tensor& valid, int64_t query_length);
+
+// Positions of a left- or right-padded batch: the running count of real tokens minus one, 0 on leading pads.
+// valid [B, T] bool -> long [B, T].
+torch::Tensor positions_from_valid(const torch::Tensor& valid);
+
+// Positions that continue each row after `start` [B] long real tokens: start[b] + 0..length-1 -> long [B,
+// length].
+torch::Tensor positions_after(const torch::Tensor& start, int64_t length);
+
+// x * rsqrt(mean(x^2) + eps) * weight, computed in float32 as Hugging Face does.
+class rms_norm_impl : public torch::nn::Module {
+public:
+  rms_norm_impl(int64_t dim, double eps);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight;
+
+private:
+  double eps_;
+};
+TORCH_MODULE_IMPL(rms_norm, rms_norm_impl);
+
+// Multi-head attention with grouped keys/values and rotary positions; q,k,v,o_proj as in Hugging Face.
+class llama_attention_impl : public torch::nn::Module {
+public:
+  llama_attention_impl(const llama_config& config, int layer_index);
+  // x [B, T, D], cos/sin [B, T, head_dim], mask bool [B, T, T_past + T] or undefined (T == 1, no pads).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        const torch::Tensor& mask, kv_cache* cache);
+  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+
+private:
+  int64_t heads_, kv_heads_, head_dim_;
+  int layer_index_;
+};
+TORCH_MODULE_IMPL(llama_attention, llama_attention_impl);
+
+// down(silu(gate(x)) * up(x)).
+class llama_mlp_impl : public torch::nn::Module {
+public:
+  explicit llama_mlp_impl(const llama_config& config);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+};
+TORCH_MODULE_IMPL(llama_mlp, llama_mlp_impl);
+
+// Pre-norm residual block: x + attn(norm(x)), then + mlp(norm(.)).
+class llama_decoder_layer_impl : public torch::nn::Module {
+public:
+  llama_decoder_layer_impl(const llama_config& config, int layer_index);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        const torch::Tensor& mask, kv_cache* cache);
+  llama_attention self_attn{nullptr};
+  llama_mlp mlp{nullptr};
+  rms_norm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+};
+TORCH_MODULE_IMPL(llama_decoder_layer, llama_decoder_layer_impl);
+
+// Hugging Face's `LlamaModel` (registered as `model`): embeddings, the layers, the final norm.
+class llama_backbone_impl : public torch::nn::Module {
+public:
+  explicit llama_backbone_impl(const llama_config& config);
+  // -> hidden states after the final norm, [B, T, D].
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids,
+                        const torch::Tensor& attention_mask, kv_cache* cache);
+  torch::nn::Embedding embed_tokens{nullptr};
+  torch::nn::ModuleList layers{nullptr};
+  rms_norm norm{nullptr};
+
+private:
+  llama_config config_;
+  std::vector<llama_decoder_layer> typed_layers_; // the same modules as `layers`, typed for the forward
+};
+TORCH_MODULE_IMPL(llama_backbone, llama_backbone_impl);
+
+// Hugging Face's `LlamaForCausalLM`: parameter names `model.…` and `lm_head.weight` (absent when tied).
+class llama_for_causal_lm_impl : public torch::nn::Module {
+public:
+  // Weights drawn as for training from scratch: normal(0, initializer_range), norms at one.
+  explicit llama_for_causal_lm_impl(const llama_config& config);
+
+  // input_ids, position_ids [B, T] long; attention_mask bool [B, T, T_past + T] (true = may attend) or
+  // undefined for plain causal attention over all past and new positions; cache (nullable) supplies the past
+  // and receives the new keys/values. Logits are skipped when `want_logits` is false.
+  model_output forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids,
+                       const torch::Tensor& attention_mask = {}, kv_cache* cache = nullptr,
+                       bool want_logits = true);
+  // One unpadded batch, positions 0..T-1.
+  model_output forward(const torch::Tensor& input_ids);
+
+  // hidden [B, T, D] -> logits [B, T, V] through lm_head (or the embedding matrix when tied).
+  torch::Tensor project_to_vocab(const torch::Tensor& hidden);
+
+  const llama_config& config() const { return config_; }
+  void reset_parameters();
+
+  llama_backbone model{nullptr};
+  torch::nn::Linear lm_head{nullptr}; // null when tie_word_embeddings
+
+private:
+  llama_config config_;
+};
+TORCH_MODULE_IMPL(llama_for_causal_lm, llama_for_causal_lm_impl);
+
+// Copies weights named as Hugging Face names them into `model` (converting dtype, keeping the model's
+// device). Every parameter must be present with its shape; `lm_head.weight` of a tied model and rotary
+// `inv_freq` buffers of old checkpoints are ignored; any other unknown name is an error.
+status load_hf_weights(llama_for_causal_lm& model, const std::map<std::string, torch::Tensor>& weights);
+
+} // namespace tailor::gpu

@@ -1,0 +1,552 @@
+// Reading and writing safetensors files and sharded weight directories, with every header field checked.
+#include "gpu/safetensors.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
+#include <set>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace tailor::gpu {
+
+// The format stores numbers little-endian; tensors are copied byte for byte.
+static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes a little-endian host");
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct dtype_info {
+  std::string_view name;
+  torch::ScalarType type;
+  std::size_t size;
+};
+
+constexpr dtype_info known_dtypes[] = {
+    {"F64", torch::kDouble, 8},
+    {"F32", torch::kFloat, 4},
+    {"F16", torch::kHalf, 2},
+    {"BF16", torch::kBFloat16, 2},
+    {"F8_E4M3", torch::kFloat8_e4m3fn, 1},
+    {"F8_E5M2", torch::kFloat8_e5m2, 1},
+    {"I64", torch::kLong, 8},
+    {"I32", torch::kInt, 4},
+    {"I16", torch::kShort, 2},
+    {"I8", torch::kChar, 1},
+    {"U8", torch::kByte, 1},
+    {"BOOL", torch::kBool, 1},
+};
+
+std::optional<dtype_info> dtype_named(std::string_view name) {
+  for (const auto& info : known_dtypes)
+    if (info.name == name)
+      return info;
+  return std::nullopt;
+}
+
+std::optional<dtype_info> dtype_of(torch::ScalarType type) {
+  for (const auto& info : known_dtypes)
+    if (info.type == type)
+      return info;
+  return std::nullopt;
+}
+
+// The reference implementation refuses headers over 100 MB; so do we, before allocating anything for one.
+constexpr std::uint64_t max_header_bytes = 100'000'000;
+const std::string index_name = "model.safetensors.index.json";
+const std::string single_name = "model.safetensors";
+const std::regex shard_pattern{R"(model-\d{5}-of-\d{5}\.safetensors)"};
+
+std::string errno_text() {
+  return std::strerror(errno);
+}
+
+// The whole file, read-only and memory-mapped: tensors are copied out of it without a second buffer.
+class mapped_file {
+public:
+  static result<mapped_file> open(const fs::path& file) {
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      return problem{file.string() + ": cannot open: " + errno_text()};
+    struct stat info {};
+    if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+      ::close(fd);
+      return problem{file.string() + ": not a regular file"};
+    }
+    mapped_file mapped;
+    mapped.size_ = static_cast<std::size_t>(info.st_size);
+    if (mapped.size_ > 0) {
+      void* data = ::mmap(nullptr, mapped.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (data == MAP_FAILED) {
+        ::close(fd);
+        return problem{file.string() + ": cannot map: " + errno_text()};
+      }
+      mapped.data_ = static_cast<const char*>(data);
+    }
+    ::close(fd);
+    return mapped;
+  }
+  mapped_file() = default;
+  mapped_file(mapped_file&& other) noexcept
+      : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+  mapped_file& operator=(mapped_file&&) = delete;
+  ~mapped_file() {
+    if (data_)
+      ::munmap(const_cast<char*>(data_), size_);
+  }
+  const char* data() const { return data_; }
+  std::size_t size() const { return size_; }
+
+private:
+  const char* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+struct tensor_entry {
+  std::string name;
+  dtype_info dtype;
+  std::vector<int64_t> shape;
+  std::uint64_t begin = 0, end = 0;
+};
+
+struct parsed_header {
+  std::vector<tensor_entry> tensors; // sorted by data offset
+  std::map<std::string, std::string> metadata;
+  std::uint64_t data_start = 0; // where the byte buffer begins in the file
+};
+
+result<tensor_entry> parse_entry(const std::string& name, const nlohmann::json& entry) {
+  auto fail = [&](const std::string& what) { return problem{"tensor `" + name + "`: " + what}; };
+  if (!entry.is_object())
+    return fail("entry is not an object");
+  for (const char* key : {"dtype", "shape", "data_offsets"})
+    if (!entry.contains(key))
+      return fail(std::string{"field `"} + key + "` is missing");
+  if (!entry["dtype"].is_string())
+    return fail("`dtype` is not a string");
+  auto dtype = dtype_named(entry["dtype"].get<std::string>());
+  if (!dtype)
+    return fail("unknown or unsupported dtype `" + entry["dtype"].get<std::string>() + "`");
+  tensor_entry parsed{name, *dtype, {}, 0, 0};
+
+  if (!entry["shape"].is_array())
+    return fail("`shape` is not an array");
+  std::uint64_t numel = 1;
+  for (const auto& dim : entry["shape"]) {
+    if (!dim.is_number_integer())
+      return fail("`shape` holds " + dim.dump() + ", not an integer");
+    if (dim.is_number_integer() && !dim.is_number_unsigned() && dim.get<int64_t>() < 0)
+      return fail("`shape` has the negative dimension " + dim.dump());
+    auto size = dim.get<std::uint64_t>();
+    if (size > static_cast<std::uint64_t>(INT64_MAX) || __builtin_mul_overflow(numel, size, &numel))
+      return fail("`shape` " + entry["shape"].dump() + " is too large");
+    parsed.shape.push_back(static_cast<int64_t>(size));
+  }
+
+  const auto& offsets = entry["data_offsets"];
+  if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+      !offsets[1].is_number_unsigned())
+    return fail("`data_offsets` must be two non-negative integers, not " + offsets.dump());
+  parsed.begin = offsets[0].get<std::uint64_t>();
+  parsed.end = offsets[1].get<std::uint64_t>();
+  if (parsed.end < parsed.begin)
+    return fail("`data_offsets` " + offsets.dump() + " end before they begin");
+  std::uint64_t bytes = 0;
+  if (__builtin_mul_overflow(numel, dtype->size, &bytes) || bytes != parsed.end - parsed.begin)
+    return fail("shape " + entry["shape"].dump() + " of " + std::string{dtype->name} + " needs " +
+                std::to_string(numel) + " x " + std::to_string(dtype->size) + " bytes, but data_offsets " +
+                offsets.dump() + " hold " + std::to_string(parsed.end - parsed.begin));
+  return parsed;
+}
+
+// Checks the header against the file: sizes, JSON, each entry, and that the tensors tile the byte buffer
+// exactly (no overlap, no gap, nothing after the last one), as the reference implementation demands.
+result<parsed_header> parse_header(const char* data, std::size_t size) {
+  if (size < 8)
+    return problem{"not a safetensors file: " + std::to_string(size) +
+                   " bytes, shorter than the 8-byte header length"};
+  std::uint64_t header_length = 0;
+  std::memcpy(&header_length, data, 8);
+  if (header_length > max_header_bytes)
+    return problem{"header length " + std::to_string(header_length) +
+                   " is over the 100 MB limit (not a safetensors file?)"};
+  if (header_length > size - 8)
+    return problem{"header length " + std::to_string(header_length) + " runs past the end of the file (" +
+                   std::to_string(size) + " bytes; truncated?)"};
+
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(data + 8, data + 8 + header_length);
+  } catch (const nlohmann::json::exception& error) {
+    return problem{std::string{"header is not valid JSON: "} + error.what()};
+  }
+  if (!header.is_object())
+    return problem{"header is not a JSON object"};
+
+  parsed_header parsed;
+  parsed.data_start = 8 + header_length;
+  for (const auto& [name, entry] : header.items()) {
+    if (name == "__metadata__") {
+      if (!entry.is_object())
+        return problem{"`__metadata__` is not an object"};
+      for (const auto& [key, value] : entry.items()) {
+        if (!value.is_string())
+          return problem{"`__metadata__` value of `" + key + "` is not a string"};
+        parsed.metadata[key] = value.get<std::string>();
+      }
+      continue;
+    }
+    auto tensor = parse_entry(name, entry);
+    if (!tensor)
+      return tensor.error();
+    parsed.tensors.push_back(std::move(tensor.value()));
+  }
+
+  std::sort(parsed.tensors.begin(), parsed.tensors.end(),
+            [](const auto& a, const auto& b) { return std::tie(a.begin, a.end) < std::tie(b.begin, b.end); });
+  const std::uint64_t buffer_size = size - parsed.data_start;
+  std::uint64_t expected_begin = 0;
+  const tensor_entry* previous = nullptr;
+  for (const auto& tensor : parsed.tensors) {
+    std::string where = "tensor `" + tensor.name + "`: data_offsets [" + std::to_string(tensor.begin) + ", " +
+                        std::to_string(tensor.end) + "]";
+    if (tensor.end > buffer_size)
+      return problem{where + " run past the data buffer (" + std::to_string(buffer_size) +
+                     " bytes; truncated?)"};
+    if (tensor.begin < expected_begin)
+      return problem{where + " overlap tensor `" + (previous ? previous->name : "") + "`"};
+    if (tensor.begin > expected_begin)
+      return problem{where + " leave a gap after byte " + std::to_string(expected_begin) + " of the buffer"};
+    expected_begin = tensor.end;
+    previous = &tensor;
+  }
+  if (expected_begin != buffer_size)
+    return problem{std::to_string(buffer_size - expected_begin) + " bytes of data follow the last tensor"};
+  return parsed;
+}
+
+result<std::map<std::string, torch::Tensor>> read_tensors(const mapped_file& file,
+                                                          const parsed_header& header) {
+  std::map<std::string, torch::Tensor> tensors;
+  for (const auto& entry : header.tensors) {
+    auto tensor = torch::empty(entry.shape, torch::TensorOptions{}.dtype(entry.dtype.type));
+    if (entry.end > entry.begin)
+      std::memcpy(tensor.data_ptr(), file.data() + header.data_start + entry.begin, entry.end - entry.begin);
+    tensors.emplace(entry.name, std::move(tensor));
+  }
+  return tensors;
+}
+
+// What a writer needs of one tensor before converting it: its name, final dtype and byte count.
+struct planned_tensor {
+  std::string name;
+  torch::Tensor source;
+  dtype_info dtype;
+  std::uint64_t bytes = 0;
+};
+
+result<std::vector<planned_tensor>> plan_tensors(const named_tensors& tensors, torch::ScalarType dtype) {
+  if (dtype != torch::kFloat && dtype != torch::kHalf && dtype != torch::kBFloat16 && dtype != torch::kDouble)
+    return problem{std::string{"cannot write floating-point tensors as "} + c10::toString(dtype) +
+                   " (use float32, float16, bfloat16 or float64)"};
+  std::vector<planned_tensor> planned;
+  std::set<std::string> names;
+  for (const auto& [name, tensor] : tensors) {
+    if (name.empty() || name == "__metadata__")
+      return problem{"`" + name + "` cannot name a tensor"};
+    if (!names.insert(name).second)
+      return problem{"tensor `" + name + "` is given twice"};
+    if (!tensor.defined())
+      return problem{"tensor `" + name + "` is undefined"};
+    auto type = tensor.is_floating_point() ? dtype : tensor.scalar_type();
+    auto info = dtype_of(type);
+    if (!info)
+      return problem{"tensor `" + name + "` has the dtype " + c10::toString(type) +
+                     ", which safetensors lacks"};
+    planned.push_back({name, tensor, *info, static_cast<std::uint64_t>(tensor.numel()) * info->size});
+  }
+  std::sort(planned.begin(), planned.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return planned;
+}
+
+status write_planned(const fs::path& file, const std::vector<planned_tensor>& tensors,
+                     const std::map<std::string, std::string>& metadata) {
+  nlohmann::json header = nlohmann::json::object();
+  if (!metadata.empty())
+    header["__metadata__"] = metadata;
+  std::uint64_t offset = 0;
+  for (const auto& tensor : tensors) {
+    header[tensor.name] = {{"dtype", std::string{tensor.dtype.name}},
+                           {"shape", tensor.source.sizes().vec()},
+                           {"data_offsets", {offset, offset + tensor.bytes}}};
+    offset += tensor.bytes;
+  }
+  std::string text = header.dump();
+  // Padding to 8 bytes keeps the data aligned for readers that map it, as the reference writer does.
+  text.append((8 - text.size() % 8) % 8, ' ');
+
+  auto out = atomic_file::create(file);
+  if (!out)
+    return out.error();
+  const std::uint64_t length = text.size();
+  if (auto written = out->write(&length, 8); !written)
+    return written;
+  if (auto written = out->write(text.data(), text.size()); !written)
+    return written;
+  for (const auto& tensor : tensors) {
+    auto bytes = tensor.source.detach().to(torch::kCPU, tensor.dtype.type).contiguous();
+    if (auto written = out->write(bytes.data_ptr(), tensor.bytes); !written)
+      return written;
+  }
+  return out->commit();
+}
+
+std::string shard_name(std::size_t index, std::size_t count) {
+  char name[64];
+  std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", index + 1, count);
+  return name;
+}
+
+// Removes weight files of an earlier layout that `kept` does not name.
+status remove_stale_weights(const fs::path& dir, const std::set<std::string>& kept) {
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator{dir, error}) {
+    auto name = entry.path().filename().string();
+    bool weights = name == single_name || name == index_name || std::regex_match(name, shard_pattern);
+    if (weights && !kept.contains(name) && !fs::remove(entry.path(), error) && error)
+      return problem{entry.path().string() + ": cannot remove a stale weight file: " + error.message()};
+  }
+  if (error)
+    return problem{dir.string() + ": cannot list: " + error.message()};
+  return sync_directory(dir);
+}
+
+} // namespace
+
+result<std::map<std::string, torch::Tensor>> load_safetensors(const fs::path& file) {
+  try {
+    auto mapped = mapped_file::open(file);
+    if (!mapped)
+      return mapped.error();
+    auto header = parse_header(mapped->data(), mapped->size());
+    if (!header)
+      return problem{file.string() + ": " + header.error().message};
+    return read_tensors(*mapped, *header);
+  } catch (const std::exception& error) {
+    return problem{file.string() + ": " + error.what()};
+  }
+}
+
+result<std::map<std::string, std::string>> load_safetensors_metadata(const fs::path& file) {
+  try {
+    auto mapped = mapped_file::open(file);
+    if (!mapped)
+      return mapped.error();
+    auto header = parse_header(mapped->data(), mapped->size());
+    if (!header)
+      return problem{file.string() + ": " + header.error().message};
+    return header->metadata;
+  } catch (const std::exception& error) {
+    return problem{file.string() + ": " + error.what()};
+  }
+}
+
+result<std::map<std::string, torch::Tensor>> load_safetensors_dir(const fs::path& dir) {
+  try {
+    const auto index_file = dir / index_name;
+    if (!fs::exists(index_file)) {
+      if (fs::exists(dir / single_name))
+        return load_safetensors(dir / single_name);
+      bool has_bin =
+          fs::exists(dir / "pytorch_model.bin") || fs::exists(dir / "pytorch_model.bin.index.json");
+      return problem{dir.string() + ": no " + single_name + " or " + index_name +
+                     (has_bin ? " (only PyTorch .bin weights: convert them to safetensors)" : "")};
+    }
+
+    std::ifstream in{index_file};
+    auto index = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (index.is_discarded() || !index.is_object())
+      return problem{index_file.string() + ": not a JSON object"};
+    if (!index.contains("weight_map") || !index["weight_map"].is_object())
+      return problem{index_file.string() + ": `weight_map` is missing or not an object"};
+    std::map<std::string, std::vector<std::string>> names_by_shard;
+    for (const auto& [name, shard] : index["weight_map"].items()) {
+      if (!shard.is_string())
+        return problem{index_file.string() + ": weight_map: the shard of `" + name + "` is not a string"};
+      auto shard_file = shard.get<std::string>();
+      // Shards are plain names beside the index: a path could read any file on the machine.
+      if (shard_file.empty() || shard_file.find('/') != std::string::npos || shard_file == "." ||
+          shard_file == "..")
+        return problem{index_file.string() + ": weight_map: `" + shard_file + "` is not a file name"};
+      names_by_shard[shard_file].push_back(name);
+    }
+
+    std::map<std::string, torch::Tensor> tensors;
+    for (const auto& [shard, names] : names_by_shard) {
+      if (!fs::exists(dir / shard))
+        return problem{index_file.string() + ": shard `" + shard + "` (holding `" + names.front() +
+                       "`) is missing"};
+      auto loaded = load_safetensors(dir / shard);
+      if (!loaded)
+        return loaded.error();
+      for (const auto& name : names) {
+        auto found = loaded->find(name);
+        if (found == loaded->end())
+          return problem{index_file.string() + ": tensor `" + name + "` is listed in shard `" + shard +
+                         "` but absent from it"};
+        tensors.emplace(name, std::move(found->second));
+      }
+    }
+    return tensors;
+  } catch (const std::exception& error) {
+    return problem{dir.string() + ": " + error.what()};
+  }
+}
+
+status save_safetensors(const fs::path& file, const named_tensors& tensors, torch::ScalarType dtype,
+                        const std::map<std::string, std::string>& metadata) {
+  try {
+    auto planned = plan_tensors(tensors, dtype);
+    if (!planned)
+      return problem{file.string() + ": " + planned.error().message};
+    return write_planned(file, *planned, metadata);
+  } catch (const std::exception& error) {
+    return problem{file.string() + ": cannot write: " + error.what()};
+  }
+}
+
+status save_safetensors_dir(const fs::path& dir, const named_tensors& tensors, torch::ScalarType dtype,
+                            std::size_t max_shard_bytes) {
+  try {
+    auto planned = plan_tensors(tensors, dtype);
+    if (!planned)
+      return problem{dir.string() + ": " + planned.error().message};
+    std::error_code error;
+    fs::create_directories(dir, error);
+    if (error)
+      return problem{dir.string() + ": cannot create the directory: " + error.message()};
+
+    // Greedy packing in name order, as transformers' own sharding does.
+    std::vector<std::vector<planned_tensor>> shards(1);
+    std::uint64_t shard_bytes = 0, total_bytes = 0;
+    for (auto& tensor : *planned) {
+      if (!shards.back().empty() && shard_bytes + tensor.bytes > max_shard_bytes) {
+        shards.emplace_back();
+        shard_bytes = 0;
+      }
+      shard_bytes += tensor.bytes;
+      total_bytes += tensor.bytes;
+      shards.back().push_back(std::move(tensor));
+    }
+    const std::map<std::string, std::string> metadata{{"format", "pt"}};
+    if (shards.size() == 1) {
+      if (auto written = write_planned(dir / single_name, shards.front(), metadata); !written)
+        return written;
+      return remove_stale_weights(dir, {single_name});
+    }
+
+    nlohmann::json weight_map = nlohmann::json::object();
+    std::set<std::string> written_names{index_name};
+    for (std::size_t i = 0; i < shards.size(); ++i) {
+      auto name = shard_name(i, shards.size());
+      if (auto written = write_planned(dir / name, shards[i], metadata); !written)
+        return written;
+      for (const auto& tensor : shards[i])
+        weight_map[tensor.name] = name;
+      written_names.insert(name);
+    }
+    // The index goes last: a reader that finds it finds every shard it names.
+    nlohmann::json index = {{"metadata", {{"total_size", total_bytes}}}, {"weight_map", weight_map}};
+    if (auto written = write_file_atomically(dir / index_name, index.dump(2) + "\n"); !written)
+      return written;
+    return remove_stale_weights(dir, written_names);
+  } catch (const std::exception& error) {
+    return problem{dir.string() + ": cannot write: " + error.what()};
+  }
+}
+
+// ---- durable files ----
+
+atomic_file::atomic_file(fs::path target, fs::path temporary, int fd)
+    : target_(std::move(target)), temporary_(std::move(temporary)), fd_(fd) {}
+
+atomic_file::atomic_file(atomic_file&& other) noexcept
+    : target_(std::move(other.target_)), temporary_(std::move(other.temporary_)),
+      fd_(std::exchange(other.fd_, -1)) {
+  other.temporary_.clear();
+}
+
+atomic_file::~atomic_file() {
+  if (fd_ >= 0)
+    ::close(fd_);
+  if (!temporary_.empty())
+    ::unlink(temporary_.c_str());
+}
+
+result<atomic_file> atomic_file::create(const fs::path& target) {
+  static std::atomic<unsigned> counter{0};
+  auto temporary = target;
+  temporary += ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return problem{target.string() + ": cannot create a file beside it: " + errno_text()};
+  return atomic_file{target, temporary, fd};
+}
+
+status atomic_file::write(const void* data, std::size_t size) {
+  const char* bytes = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t written = ::write(fd_, bytes, std::min<std::size_t>(size, std::size_t{1} << 30));
+    if (written < 0 && errno == EINTR)
+      continue;
+    if (written < 0)
+      return problem{target_.string() + ": write failed: " + errno_text()};
+    bytes += written;
+    size -= static_cast<std::size_t>(written);
+  }
+  return ok_status();
+}
+
+status atomic_file::commit() {
+  if (::fsync(fd_) != 0)
+    return problem{target_.string() + ": fsync failed: " + errno_text()};
+  int fd = std::exchange(fd_, -1);
+  if (::close(fd) != 0)
+    return problem{target_.string() + ": close failed: " + errno_text()};
+  if (::rename(temporary_.c_str(), target_.c_str()) != 0)
+    return problem{target_.string() + ": cannot rename the finished file into place: " + errno_text()};
+  temporary_.clear();
+  auto parent = target_.parent_path();
+  return sync_directory(parent.empty() ? fs::path{"."} : parent);
+}
+
+status write_file_atomically(const fs::path& target, std::string_view bytes) {
+  auto out = atomic_file::create(target);
+  if (!out)
+    return out.error();
+  if (auto written = out->write(bytes.data(), bytes.size()); !written)
+    return written;
+  return out->commit();
+}
+
+status sync_directory(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return problem{dir.string() + ": cannot open the directory to sync it: " + errno_text()};
+  int synced = ::fsync(fd);
+  ::close(fd);
+  if (synced != 0)
+    return problem{dir.string() + ": directory fsync failed: " + errno_text()};
+  return ok_status();
+}
+
+} // namespace tailor::gpu

@@ -1,0 +1,337 @@
+// The student's config and LLaMA model: config.json parsing, shapes, causality, the cache, padding, GQA, and
+// parity with Hugging Face transformers (logits and greedy decoding).
+#include "gpu/llama_model.hpp"
+#include "gpu/model_config.hpp"
+#include "gpu/safetensors.hpp"
+#include "gpu_model_support.hpp"
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <torch/torch.h>
+
+using namespace tailor;
+using namespace tailor::gpu;
+using tailor::model_test::long_tensor;
+using tailor::model_test::scratch;
+using tailor::model_test::tiny_config;
+
+namespace {
+
+// TinyLlama-1.1B's config.json as published (transformers 4.x style).
+const char* tinyllama_config = R"({
+  "_name_or_path": "TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T",
+  "architectures": ["LlamaForCausalLM"], "attention_bias": false, "bos_token_id": 1, "eos_token_id": 2,
+  "hidden_act": "silu", "hidden_size": 2048, "initializer_range": 0.02, "intermediate_size": 5632,
+  "max_position_embeddings": 2048, "model_type": "llama", "num_attention_heads": 32, "num_hidden_layers": 22,
+  "num_key_value_heads": 4, "pretraining_tp": 1, "rms_norm_eps": 1e-05, "rope_scaling": null,
+  "rope_theta": 10000.0, "tie_word_embeddings": false, "torch_dtype": "bfloat16",
+  "transformers_version": "4.35.0", "use_cache": true, "vocab_size": 32000
+})";
+
+float max_difference(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a.to(torch::kFloat) - b.to(torch::kFloat)).abs().max().item<float>();
+}
+
+} // namespace
+
+TEST_CASE("a TinyLlama config.json parses", "[gpu][config]") {
+  scratch dir("config");
+  std::ofstream(dir.path / "config.json") << tinyllama_config;
+  auto config = load_llama_config(dir.path / "config.json");
+  REQUIRE(config.ok());
+  CHECK(config->hidden_size == 2048);
+  CHECK(config->intermediate_size == 5632);
+  CHECK(config->num_hidden_layers == 22);
+  CHECK(config->num_attention_heads == 32);
+  CHECK(config->num_key_value_heads == 4);
+  CHECK(config->head_dim == 64);
+  CHECK(config->vocab_size == 32000);
+  CHECK(config->rope_theta == 10000.0);
+  CHECK(config->rms_norm_eps == 1e-5);
+  CHECK_FALSE(config->tie_word_embeddings);
+  CHECK(config->bos_token_id == 1);
+  CHECK(config->eos_token_id == 2);
+  CHECK(config->pad_token_id == -1);
+}
+
+TEST_CASE("a transformers 5 config (rope_parameters, eos list, no kv heads) parses", "[gpu][config]") {
+  auto json = nlohmann::json::parse(R"({"model_type": "llama", "hidden_size": 96, "intermediate_size": 256,
+    "num_hidden_layers": 3, "num_attention_heads": 6, "vocab_size": 500, "dtype": "float32",
+    "rope_parameters": {"rope_type": "default", "rope_theta": 500000.0}, "eos_token_id": [7, 9],
+    "pad_token_id": 0, "some_future_key": {"anything": true}})");
+  auto config = parse_llama_config(json);
+  REQUIRE(config.ok());
+  CHECK(config->num_key_value_heads == 6);
+  CHECK(config->head_dim == 16);
+  CHECK(config->rope_theta == 500000.0);
+  CHECK(config->eos_token_id == 7);
+  CHECK(config->pad_token_id == 0);
+  CHECK(config->max_position_embeddings == 2048);
+}
+
+TEST_CASE("to_hf_config round-trips through parse_llama_config", "[gpu][config]") {
+  auto original = tiny_config(2, true);
+  original.rope_theta = 1234.5;
+  original.rms_norm_eps = 1e-6;
+  original.head_dim = 16; // differs from hidden / heads on purpose
+  original.pad_token_id = 3;
+  auto hf = to_hf_config(original);
+  CHECK(hf["architectures"] == nlohmann::json::array({"LlamaForCausalLM"}));
+  CHECK(hf["model_type"] == "llama");
+  CHECK(hf["hidden_act"] == "silu");
+  CHECK(hf["rope_scaling"].is_null());
+  CHECK(hf["torch_dtype"] == "float32");
+  auto parsed = parse_llama_config(hf);
+  REQUIRE(parsed.ok());
+  CHECK(parsed.value() == original);
+  original.pad_token_id = -1;
+  CHECK(to_hf_config(original)["pad_token_id"].is_null());
+  CHECK(parse_llama_config(to_hf_config(original)).value() == original);
+}
+
+TEST_CASE("bad config values are errors naming the field", "[gpu][config]") {
+  const auto base = nlohmann::json::parse(tinyllama_config);
+  struct bad_case {
+    const char* patch; // merged into the TinyLlama config
+    const char* expected;
+  };
+  const bad_case cases[] = {
+      {R"({"hidden_act": "gelu"})", "hidden_act"},
+      {R"({"num_attention_heads": 30})", "num_attention_heads"}, // 30 does not divide 2048
+      {R"({"num_key_value_heads": 5})", "num_key_value_heads"},
+      {R"({"hidden_size": 0, "head_dim": 64})", "hidden_size"},
+      {R"({"intermediate_size": -4})", "intermediate_size"},
+      {R"({"num_hidden_layers": 0})", "num_hidden_layers"},
+      {R"({"vocab_size": "many"})", "vocab_size"},
+      {R"({"rope_scaling": {"type": "linear", "factor": 2.0}})", "rope_scaling"},
+      {R"({"rope_parameters": {"rope_type": "yarn", "factor": 4.0}})", "rope_parameters"},
+      {R"({"attention_bias": true})", "attention_bias"},
+      {R"({"mlp_bias": true})", "mlp_bias"},
+      {R"({"model_type": "gpt2"})", "model_type"},
+      {R"({"model_type": "mistral", "sliding_window": 4096})", "sliding_window"},
+      {R"({"rms_norm_eps": 0})", "rms_norm_eps"},
+      {R"({"eos_token_id": 32000})", "eos_token_id"},
+      {R"({"tie_word_embeddings": "yes"})", "tie_word_embeddings"},
+      {R"({"vocab_size": 18446744073709551615})", "vocab_size"},
+      {R"({"rope_parameters": {"rope_type": 3}})", "rope_parameters"},
+      {R"({"rope_parameters": {"rope_theta": "big"}})", "rope_theta"},
+  };
+  for (const auto& c : cases) {
+    auto json = base;
+    json.merge_patch(nlohmann::json::parse(c.patch));
+    auto config = parse_llama_config(json);
+    INFO(c.patch);
+    REQUIRE_FALSE(config.ok());
+    CHECK_THAT(config.error().message, Catch::Contains(c.expected));
+  }
+  auto missing = base;
+  missing.erase("vocab_size");
+  REQUIRE_FALSE(parse_llama_config(missing).ok());
+  CHECK_THAT(parse_llama_config(missing).error().message, Catch::Contains("`vocab_size` is missing"));
+  // A mistral config without a sliding window is the LLaMA architecture.
+  auto mistral = base;
+  mistral.merge_patch(nlohmann::json::parse(R"({"model_type": "mistral", "sliding_window": null})"));
+  CHECK(parse_llama_config(mistral).ok());
+}
+
+TEST_CASE("config files that cannot be read name the file", "[gpu][config]") {
+  scratch dir("config-bad");
+  auto missing = load_llama_config(dir.path / "nope.json");
+  REQUIRE_FALSE(missing.ok());
+  CHECK_THAT(missing.error().message, Catch::Contains("nope.json"));
+  std::ofstream(dir.path / "broken.json") << "{\"hidden_size\": ";
+  auto broken = load_llama_config(dir.path / "broken.json");
+  REQUIRE_FALSE(broken.ok());
+  CHECK_THAT(broken.error().message, Catch::Contains("broken.json"));
+  std::ofstream(dir.path / "act.json") << R"({"hidden_act": "relu"})";
+  auto act = load_llama_config(dir.path / "act.json");
+  REQUIRE_FALSE(act.ok());
+  CHECK_THAT(act.error().message, Catch::Contains("act.json") && Catch::Contains("hidden_act"));
+}
+
+TEST_CASE("parameters carry Hugging Face's names", "[gpu][model]") {
+  auto names_of = [](llama_for_causal_lm& model) {
+    std::vector<std::string> names;
+    for (const auto& item : model->named_parameters())
+      names.push_back(item.key());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  std::vector<std::string> expected{"model.embed_tokens.weight", "model.norm.weight"};
+  for (int layer = 0; layer < 2; ++layer) {
+    const auto prefix = "model.layers." + std::to_string(layer) + ".";
+    for (const char* leaf :
+         {"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
+          "self_attn.o_proj.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight",
+          "input_layernorm.weight", "post_attention_layernorm.weight"})
+      expected.push_back(prefix + leaf);
+  }
+  std::sort(expected.begin(), expected.end());
+  llama_for_causal_lm tied(tiny_config(2, true));
+  CHECK(names_of(tied) == expected);
+  expected.insert(expected.begin(), "lm_head.weight");
+  llama_for_causal_lm untied(tiny_config(2, false));
+  CHECK(names_of(untied) == expected);
+  CHECK(untied->model->layers[0]->named_parameters()["self_attn.k_proj.weight"].sizes() ==
+        torch::IntArrayRef({16, 32})); // 2 kv heads of 8
+}
+
+TEST_CASE("forward shapes, and logits skipped on request", "[gpu][model]") {
+  torch::manual_seed(0);
+  llama_for_causal_lm model(tiny_config());
+  auto ids = torch::randint(0, 64, {3, 7}, torch::kLong);
+  auto out = model->forward(ids);
+  CHECK(out.logits.sizes() == torch::IntArrayRef({3, 7, 64}));
+  CHECK(out.hidden.sizes() == torch::IntArrayRef({3, 7, 32}));
+  auto positions = torch::arange(7).unsqueeze(0).expand({3, 7});
+  auto hidden_only = model->forward(ids, positions, {}, nullptr, /*want_logits=*/false);
+  CHECK_FALSE(hidden_only.logits.defined());
+  CHECK(max_difference(hidden_only.hidden, out.hidden) == 0.0f);
+}
+
+TEST_CASE("a later token never changes earlier logits", "[gpu][model]") {
+  torch::manual_seed(1);
+  llama_for_causal_lm model(tiny_config());
+  torch::NoGradGuard no_grad;
+  auto ids = torch::randint(0, 64, {2, 9}, torch::kLong);
+  auto changed = ids.clone();
+  changed.index_put_({torch::indexing::Slice(), 6}, (ids.index({torch::indexing::Slice(), 6}) + 5) % 64);
+  auto before = model->forward(ids).logits;
+  auto after = model->forward(changed).logits;
+  using torch::indexing::Slice;
+  CHECK(max_difference(before.index({Slice(), Slice(0, 6)}), after.index({Slice(), Slice(0, 6)})) == 0.0f);
+  CHECK(max_difference(before.index({Slice(), Slice(6)}), after.index({Slice(), Slice(6)})) > 1e-3f);
+}
+
+TEST_CASE("decoding one token at a time with the cache equals the full forward", "[gpu][model]") {
+  torch::manual_seed(2);
+  llama_for_causal_lm model(tiny_config());
+  torch::NoGradGuard no_grad;
+  auto ids = torch::randint(0, 64, {2, 10}, torch::kLong);
+  auto full = model->forward(ids).logits;
+  using torch::indexing::Slice;
+  // A 4-token prefill without a mask, then single tokens, then a 3-token chunk over the cache.
+  kv_cache cache;
+  std::vector<torch::Tensor> pieces;
+  auto run = [&](int64_t from, int64_t to) {
+    auto positions = torch::arange(from, to).unsqueeze(0).expand({2, to - from});
+    pieces.push_back(model->forward(ids.index({Slice(), Slice(from, to)}), positions, {}, &cache).logits);
+  };
+  run(0, 4);
+  for (int64_t t = 4; t < 7; ++t)
+    run(t, t + 1);
+  run(7, 10);
+  CHECK(cache.length() == 10);
+  CHECK(cache.keys.size() == 2);
+  CHECK(cache.keys[0].sizes() == torch::IntArrayRef({2, 2, 10, 8}));
+  CHECK(max_difference(torch::cat(pieces, 1), full) < 1e-5f);
+}
+
+TEST_CASE("padded rows give the logits of the same rows unpadded", "[gpu][model]") {
+  torch::manual_seed(3);
+  llama_for_causal_lm model(tiny_config());
+  torch::NoGradGuard no_grad;
+  auto long_row = torch::randint(0, 64, {1, 8}, torch::kLong);
+  auto short_row = torch::randint(0, 64, {1, 5}, torch::kLong);
+  auto expected_long = model->forward(long_row).logits;
+  auto expected_short = model->forward(short_row).logits;
+  using torch::indexing::Slice;
+  for (bool left : {false, true}) {
+    INFO((left ? "left" : "right") << " padding");
+    auto ids = torch::full({2, 8}, 0, torch::kLong);
+    auto valid = torch::zeros({2, 8}, torch::kBool);
+    ids[0] = long_row[0];
+    valid[0].fill_(true);
+    auto real = left ? Slice(3, 8) : Slice(0, 5);
+    ids.index_put_({1, real}, short_row[0]);
+    valid.index_put_({1, real}, true);
+    auto logits = model->forward(ids, positions_from_valid(valid), causal_padding_mask(valid, 8)).logits;
+    CHECK(max_difference(logits[0], expected_long[0]) < 1e-5f);
+    CHECK(max_difference(logits[1].index({real}), expected_short[0]) < 1e-5f);
+    CHECK(torch::isfinite(logits).all().item<bool>()); // pad rows too
+  }
+}
+
+TEST_CASE("grouped-query attention shares each key/value head between consecutive query heads",
+          "[gpu][model]") {
+  torch::manual_seed(4);
+  llama_for_causal_lm grouped(tiny_config(2));
+  llama_for_causal_lm full(tiny_config(4));
+  // The full model's k/v heads are the grouped model's heads repeated: heads 0,1 use kv 0; heads 2,3 use
+  // kv 1.
+  std::map<std::string, torch::Tensor> weights;
+  for (const auto& item : grouped->named_parameters()) {
+    auto w = item.value().detach();
+    if (item.key().ends_with("k_proj.weight") || item.key().ends_with("v_proj.weight"))
+      w = w.view({2, 8, 32}).repeat_interleave(2, 0).reshape({32, 32});
+    weights[item.key()] = w;
+  }
+  REQUIRE(load_hf_weights(full, weights).ok());
+  torch::NoGradGuard no_grad;
+  auto ids = torch::randint(0, 64, {2, 6}, torch::kLong);
+  CHECK(max_difference(grouped->forward(ids).logits, full->forward(ids).logits) < 1e-5f);
+}
+
+TEST_CASE("load_hf_weights reports missing, misshapen and unknown weights", "[gpu][model]") {
+  llama_for_causal_lm model(tiny_config());
+  std::map<std::string, torch::Tensor> weights;
+  for (const auto& item : model->named_parameters())
+    weights[item.key()] = torch::zeros_like(item.value());
+  CHECK(load_hf_weights(model, weights).ok());
+  CHECK(model->named_parameters()["model.norm.weight"].abs().sum().item<float>() == 0.0f);
+
+  auto missing = weights;
+  missing.erase("model.layers.1.mlp.up_proj.weight");
+  CHECK_THAT(load_hf_weights(model, missing).error().message,
+             Catch::Contains("model.layers.1.mlp.up_proj.weight"));
+  auto misshapen = weights;
+  misshapen["model.norm.weight"] = torch::zeros({31});
+  CHECK_THAT(load_hf_weights(model, misshapen).error().message, Catch::Contains("model.norm.weight"));
+  auto unknown = weights;
+  unknown["model.layers.2.mlp.up_proj.weight"] = torch::zeros({64, 32});
+  CHECK_THAT(load_hf_weights(model, unknown).error().message, Catch::Contains("model.layers.2"));
+  auto old_style = weights;
+  old_style["model.layers.0.self_attn.rotary_emb.inv_freq"] = torch::zeros({4});
+  CHECK(load_hf_weights(model, old_style).ok());
+}
+
+TEST_CASE("logits and greedy decoding match transformers' LlamaForCausalLM", "[gpu][model][parity]") {
+  for (bool tied : {false, true}) {
+    DYNAMIC_SECTION((tied ? "tied" : "untied") << " embeddings") {
+      scratch dir(tied ? "parity-tied" : "parity");
+      model_test::run_reference("model '" + dir.path.string() + "'" + (tied ? " --tie" : ""), dir.path);
+      auto config = load_llama_config(dir.path / "config.json");
+      REQUIRE(config.ok());
+      CHECK(config->tie_word_embeddings == tied);
+      CHECK(config->num_key_value_heads == 2);
+      CHECK(config->rope_theta == 1000.0);
+      auto weights = load_safetensors_dir(dir.path);
+      REQUIRE(weights.ok());
+      llama_for_causal_lm model(config.value());
+      auto loaded = load_hf_weights(model, weights.value());
+      INFO((loaded.ok() ? std::string{} : loaded.error().message));
+      REQUIRE(loaded.ok());
+      auto reference = load_safetensors(dir.path / "reference.safetensors");
+      REQUIRE(reference.ok());
+      auto& r = reference.value();
+
+      torch::NoGradGuard no_grad;
+      auto logits = model->forward(r.at("tokens")).logits;
+      const float logit_difference = max_difference(logits, r.at("logits"));
+      WARN("max |logits - transformers| = " << logit_difference << " (logit std "
+                                            << r.at("logits").std().item<float>() << ")");
+      CHECK(logit_difference < 1e-4f);
+
+      std::vector<std::vector<int64_t>> prompts;
+      for (const char* name : {"prompt_0", "prompt_1"}) {
+        auto p = r.at(name).contiguous();
+        prompts.emplace_back(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + p.numel());
+      }
+      auto expected = torch::stack({r.at("generated_0"), r.at("generated_1")});
+      // One prompt at a time, and both together left-padded.
+      for (size_t i = 0; i < prompts.size(); ++i)
+        CHECK(torch::equal(model_test::greedy_decode(model, {prompts[i]}, 10)[0], expected[i]));
+      CHECK(torch::equal(model_test::greedy_decode(model, prompts, 10), expected));
+    }
+  }
+}

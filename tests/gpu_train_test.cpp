@@ -1,0 +1,373 @@
+// The training step on a tiny CPU model: it learns, schedules, clips, accumulates, reproduces and batches.
+#include "gpu/lr_schedule.hpp"
+#include "gpu/train_batches.hpp"
+#include "gpu/train_step.hpp"
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <map>
+#include <random>
+#include <set>
+
+using namespace tailor;
+using namespace tailor::gpu;
+
+namespace {
+
+gpu::llama_config tiny_config() {
+  gpu::llama_config c;
+  c.hidden_size = 32;
+  c.intermediate_size = 64;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.head_dim = 8;
+  c.vocab_size = 64;
+  return c;
+}
+
+llama_for_causal_lm tiny_model(std::uint64_t seed = 1) {
+  torch::manual_seed(seed);
+  return llama_for_causal_lm(tiny_config());
+}
+
+std::vector<int> random_tokens(std::mt19937& rng, std::size_t count) {
+  std::uniform_int_distribution<int> token(3, tiny_config().vocab_size - 1);
+  std::vector<int> out(count);
+  for (auto& t : out)
+    t = token(rng);
+  return out;
+}
+
+// Examples of uneven lengths (so micro-batches pad differently); every other one carries a full triplet.
+std::vector<tailored_example> random_examples(std::size_t count, bool triplets, unsigned seed = 5) {
+  std::mt19937 rng(seed);
+  std::vector<tailored_example> out;
+  for (std::size_t i = 0; i < count; ++i) {
+    tailored_example e;
+    e.prefix = random_tokens(rng, 6 + i % 3);
+    e.prefix.insert(e.prefix.begin(), 1); // BOS
+    e.target = random_tokens(rng, 10 + 2 * (i % 4));
+    e.target.push_back(2); // EOS
+    if (triplets && i % 2 == 0) {
+      e.anchor = std::vector<int>(e.target.begin(), e.target.end() - 1);
+      e.positive = random_tokens(rng, 7 + i % 2);
+      e.negative = random_tokens(rng, 9);
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+trainer_options options_with(double lr, std::uint32_t warmup, lr_schedule kind, std::uint64_t total_steps) {
+  trainer_options o;
+  o.optimizer.learning_rate = lr;
+  o.optimizer.warmup_steps = warmup;
+  o.optimizer.schedule = kind;
+  o.total_steps = total_steps;
+  o.device = "cpu";
+  return o;
+}
+
+trainer make_trainer(llama_for_causal_lm model, const trainer_options& options) {
+  auto made = trainer::create(std::move(model), options);
+  REQUIRE(made.ok());
+  return std::move(made).value();
+}
+
+double global_grad_norm(llama_for_causal_lm& model) {
+  double squares = 0;
+  for (const auto& p : model->parameters())
+    if (p.grad().defined())
+      squares += p.grad().pow(2).sum().item<double>();
+  return std::sqrt(squares);
+}
+
+double max_difference(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  REQUIRE(a.size() == b.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    worst = std::max(worst, (a[i] - b[i]).abs().max().item<double>());
+  return worst;
+}
+
+std::vector<torch::Tensor> gradients(llama_for_causal_lm& model) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : model->parameters())
+    out.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("the loss of a tiny model on a fixed batch falls more than tenfold", "[gpu][train]") {
+  torch::set_num_threads(1);
+  auto examples = random_examples(4, /*triplets=*/false);
+  auto t = make_trainer(tiny_model(), options_with(1e-2, 10, lr_schedule::constant, 0));
+  auto first = t.step(examples);
+  REQUIRE(first.ok());
+  double last = first->lm_loss;
+  for (int i = 1; i < 250; ++i) {
+    auto stats = t.step(examples);
+    REQUIRE(stats.ok());
+    last = stats->lm_loss;
+  }
+  INFO("first loss " << first->lm_loss << ", last " << last);
+  // Untrained: ln(64) ≈ 4.2 per target token, a tenth of that per prefix token, over all of them.
+  CHECK(first->lm_loss > 2.5);
+  CHECK(last < first->lm_loss / 10);
+  CHECK(t.steps() == 250);
+}
+
+TEST_CASE("the learning rate warms up linearly, then stays or decays along a cosine to its floor",
+          "[gpu][train]") {
+  lr_schedule_params s{
+      .peak = 1e-3, .warmup_steps = 10, .kind = lr_schedule::cosine, .min_ratio = 0.1, .total_steps = 110};
+  CHECK(learning_rate_at(s, 0) == Approx(1e-4));
+  CHECK(learning_rate_at(s, 4) == Approx(5e-4));
+  CHECK(learning_rate_at(s, 9) == Approx(1e-3));
+  CHECK(learning_rate_at(s, 10) == Approx(1e-3));
+  CHECK(learning_rate_at(s, 60) == Approx(1e-4 + 0.5 * 9e-4)); // halfway through the decay
+  CHECK(learning_rate_at(s, 110) == Approx(1e-4));
+  CHECK(learning_rate_at(s, 5000) == Approx(1e-4));
+  s.kind = lr_schedule::constant;
+  CHECK(learning_rate_at(s, 4) == Approx(5e-4));
+  CHECK(learning_rate_at(s, 60) == Approx(1e-3));
+  CHECK(learning_rate_at(s, 5000) == Approx(1e-3));
+
+  SECTION("the trainer sets the scheduled rate on every step and restarts it on demand") {
+    auto examples = random_examples(2, false);
+    auto t = make_trainer(tiny_model(), options_with(1e-3, 2, lr_schedule::cosine, 6));
+    std::vector<double> rates;
+    for (int i = 0; i < 7; ++i) {
+      auto stats = t.step(examples);
+      REQUIRE(stats.ok());
+      rates.push_back(stats->learning_rate);
+      for (auto& group : t.optimizer().param_groups())
+        CHECK(group.options().get_lr() == Approx(stats->learning_rate));
+    }
+    CHECK(rates[0] == Approx(5e-4));
+    CHECK(rates[1] == Approx(1e-3));
+    CHECK(rates[4] < rates[2]);
+    CHECK(rates[6] == Approx(1e-4));
+    t.restart_schedule({.peak = 3e-4, .warmup_steps = 0, .kind = lr_schedule::constant});
+    CHECK(t.learning_rate() == Approx(3e-4));
+    auto after = t.step(examples);
+    REQUIRE(after.ok());
+    CHECK(after->learning_rate == Approx(3e-4));
+    CHECK(after->step == 8);
+  }
+}
+
+TEST_CASE("gradient clipping caps the global norm", "[gpu][train]") {
+  auto examples = random_examples(3, true);
+  auto options = options_with(1e-3, 0, lr_schedule::constant, 0);
+  options.optimizer.grad_clip = 0.05;
+  auto t = make_trainer(tiny_model(), options);
+  auto stats = t.step(examples);
+  REQUIRE(stats.ok());
+  CHECK(stats->grad_norm > 0.05); // the norm before clipping, as reported
+  CHECK(global_grad_norm(t.model()) == Approx(0.05).epsilon(1e-4));
+
+  options.optimizer.grad_clip = 0; // off: the gradient is left as it is
+  auto unclipped = make_trainer(tiny_model(), options);
+  auto plain = unclipped.step(examples);
+  REQUIRE(plain.ok());
+  CHECK(plain->grad_norm == Approx(stats->grad_norm));
+  CHECK(global_grad_norm(unclipped.model()) == Approx(plain->grad_norm).epsilon(1e-5));
+}
+
+TEST_CASE("two accumulated micro-batches make the same update as one batch of both", "[gpu][train]") {
+  torch::set_num_threads(1);
+  auto examples = random_examples(5, /*triplets=*/true); // uneven: micro-batches of 3 and 2
+  auto options = options_with(1e-3, 0, lr_schedule::constant, 0);
+  options.optimizer.grad_clip = 0;
+  auto whole = make_trainer(tiny_model(), options);
+  options.optimizer.grad_accumulation = 2;
+  auto split = make_trainer(tiny_model(), options);
+
+  for (int i = 0; i < 3; ++i) {
+    auto a = whole.step(examples);
+    auto b = split.step(examples);
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    CHECK(a->tokens == b->tokens);
+    CHECK(a->triplet_examples == 3);
+    CHECK(b->triplet_examples == 3);
+    CHECK(b->lm_loss == Approx(a->lm_loss).epsilon(1e-6));
+    CHECK(b->triplet_loss == Approx(a->triplet_loss).epsilon(1e-6));
+    CHECK(b->grad_norm == Approx(a->grad_norm).epsilon(1e-6));
+    CHECK(max_difference(gradients(whole.model()), gradients(split.model())) < 1e-6);
+    CHECK(max_difference(whole.model()->parameters(), split.model()->parameters()) < 1e-6);
+  }
+}
+
+TEST_CASE("the same seed gives identical parameters after several steps", "[gpu][train]") {
+  auto examples = random_examples(12, true);
+  std::vector<training_item> items(examples.size());
+  for (std::size_t i = 0; i < items.size(); ++i)
+    items[i].example_id = "q" + std::to_string(i % 7);
+
+  auto run = [&](std::uint64_t seed) {
+    auto options = options_with(3e-3, 2, lr_schedule::cosine, 6);
+    options.seed = seed;
+    options.optimizer.batch_size = 4;
+    auto t = make_trainer(tiny_model(seed), options);
+    for (const auto& batch : t.plan_epoch(items)) {
+      std::vector<tailored_example> chosen;
+      for (auto i : batch)
+        chosen.push_back(examples[i]);
+      REQUIRE(t.step(chosen).ok());
+    }
+    return t.model()->parameters();
+  };
+  auto first = run(11), again = run(11), other = run(12);
+  REQUIRE(first.size() == again.size());
+  for (std::size_t i = 0; i < first.size(); ++i)
+    CHECK(torch::equal(first[i], again[i]));
+  CHECK(max_difference(first, other) > 1e-3);
+}
+
+TEST_CASE("the triplet term counts when triplets exist and adds nothing when all are masked",
+          "[gpu][train]") {
+  auto options = options_with(1e-3, 0, lr_schedule::constant, 0);
+  auto with = make_trainer(tiny_model(), options);
+  auto stats = with.step(random_examples(4, /*triplets=*/true));
+  REQUIRE(stats.ok());
+  CHECK(stats->triplet_examples == 2);
+  CHECK(stats->triplet_loss > 0.1); // untrained: cosines near each other, the margin is mostly unmet
+  CHECK(stats->total_loss == Approx(stats->lm_loss + 0.5 * stats->triplet_loss));
+
+  auto masked_examples = random_examples(4, true);
+  for (auto& e : masked_examples)
+    e.positive.clear(); // no different positive: every row is masked out
+  auto masked = make_trainer(tiny_model(), options);
+  auto plain = make_trainer(tiny_model(), options);
+  auto plain_examples = masked_examples;
+  for (auto& e : plain_examples) {
+    e.anchor.clear();
+    e.negative.clear();
+  }
+  auto m = masked.step(masked_examples);
+  auto p = plain.step(plain_examples);
+  REQUIRE(m.ok());
+  REQUIRE(p.ok());
+  CHECK(m->triplet_examples == 0);
+  CHECK(m->triplet_loss == 0);
+  CHECK(m->total_loss == m->lm_loss);
+  // Same tokens, same model: the masked triplets leave the update exactly that of plain L_lm.
+  CHECK(m->lm_loss == p->lm_loss);
+  CHECK(max_difference(masked.model()->parameters(), plain.model()->parameters()) == 0);
+}
+
+TEST_CASE("batches never hold two items of one question and use the fewest batches", "[gpu][train]") {
+  std::mt19937 sizes(3);
+  std::vector<std::string> question_of_item;
+  std::size_t most = 0;
+  for (int q = 0; q < 40; ++q) {
+    const std::size_t n = 1 + sizes() % 5;
+    most = std::max(most, n);
+    for (std::size_t k = 0; k < n; ++k)
+      question_of_item.push_back("question-" + std::to_string(q));
+  }
+  question_of_item.insert(question_of_item.end(), 12, "crowded"); // more items than there are batches of 16
+  const std::size_t batch_size = 16;
+
+  std::mt19937_64 rng(9);
+  auto batches = distinct_question_batches(question_of_item, batch_size, rng);
+  std::vector<int> seen(question_of_item.size(), 0);
+  std::size_t not_full = 0;
+  for (const auto& batch : batches) {
+    REQUIRE(!batch.empty());
+    CHECK(batch.size() <= batch_size);
+    not_full += batch.size() < batch_size;
+    std::set<std::string> questions;
+    for (auto i : batch) {
+      ++seen[i];
+      CHECK(questions.insert(question_of_item[i]).second);
+    }
+  }
+  CHECK(std::all_of(seen.begin(), seen.end(), [](int n) { return n == 1; }));
+  const std::size_t lower_bound = std::max<std::size_t>(
+      (question_of_item.size() + batch_size - 1) / batch_size, std::max<std::size_t>(most, 12));
+  CHECK(batches.size() == lower_bound);
+
+  std::mt19937_64 same(9), other(10);
+  CHECK(distinct_question_batches(question_of_item, batch_size, same) == batches);
+  CHECK(distinct_question_batches(question_of_item, batch_size, other) != batches);
+
+  SECTION("micro-batches split a batch into contiguous parts of near-equal size") {
+    auto examples = random_examples(5, false);
+    auto parts = split_micro_batches(examples, 2);
+    REQUIRE(parts.size() == 2);
+    CHECK(parts[0].size() == 3);
+    CHECK(parts[1].size() == 2);
+    CHECK(parts[1].data() == examples.data() + 3);
+    CHECK(split_micro_batches(examples, 9).size() == 5);
+  }
+}
+
+TEST_CASE("text training items become token batches the trainer steps on", "[gpu][train]") {
+  std::vector<std::string> corpus;
+  for (int i = 0; i < 200; ++i)
+    corpus.push_back("Question: Tom has " + std::to_string(i % 17) + " apples and buys " +
+                     std::to_string(i % 5) + " more. Reasoning: " + std::to_string(i % 17) + " + " +
+                     std::to_string(i % 5) + " = " + std::to_string(i % 17 + i % 5) +
+                     ". Answer: " + std::to_string(i % 17 + i % 5));
+  auto tokens = train_tokenizer(corpus, {.vocab_size = 64});
+  REQUIRE(tokens.ok());
+
+  std::vector<training_item> items(2);
+  items[0].example_id = "a";
+  items[0].prefix = "Question: Tom has 3 apples and buys 2 more.\nReasoning: ";
+  items[0].target = "3 + 2 = 5.\nAnswer: 5";
+  items[0].contrast = {.anchor = "3 + 2 = 5.", .positive = "Tom has 3 + 2 = 5.", .negative = "3 + 2 = 6."};
+  items[1] = items[0];
+  items[1].example_id = "b";
+  items[1].contrast.positive = items[1].contrast.anchor; // not a *different* positive: masked
+
+  auto examples = tokenize_items(*tokens, items);
+  REQUIRE(examples.size() == 2);
+  CHECK(examples[0].prefix.front() == tokens->bos_id());
+  CHECK(examples[0].target.back() == tokens->eos_id());
+  CHECK(std::count(examples[0].target.begin(), examples[0].target.end(), tokens->bos_id()) == 0);
+  CHECK(tokens->decode(examples[0].target).find("= 5") != std::string::npos);
+  CHECK(!examples[0].negative.empty());
+  CHECK(examples[1].anchor.empty()); // an incomplete triplet brings no rationale tokens at all
+
+  auto config = tiny_config();
+  config.vocab_size = tokens->vocab_size();
+  torch::manual_seed(1);
+  auto t = make_trainer(llama_for_causal_lm(config), options_with(1e-3, 0, lr_schedule::constant, 0));
+  auto stats = t.step(examples);
+  REQUIRE(stats.ok());
+  CHECK(stats->examples == 2);
+  CHECK(stats->triplet_examples == 1);
+  CHECK(stats->tokens == examples[0].prefix.size() + examples[0].target.size() + examples[1].prefix.size() +
+                             examples[1].target.size());
+  auto metrics = to_training_metrics(*stats);
+  CHECK(metrics.step == 1);
+  CHECK(metrics.triplet_examples == 1);
+  CHECK(metrics.examples_per_second > 0);
+}
+
+TEST_CASE("bad settings and empty batches are errors, not exceptions", "[gpu][train]") {
+  auto options = options_with(-1, 0, lr_schedule::constant, 0);
+  auto bad = trainer::create(tiny_model(), options);
+  REQUIRE(!bad.ok());
+  CHECK(bad.error().message.find("learning_rate") != std::string::npos);
+
+  options = options_with(1e-3, 0, lr_schedule::constant, 0);
+  options.device = "tpu";
+  CHECK(!trainer::create(tiny_model(), options).ok());
+
+  auto t = make_trainer(tiny_model(), options_with(1e-3, 0, lr_schedule::constant, 0));
+  CHECK(!t.step(std::span<const tailored_example>{}).ok());
+  auto out_of_vocab = random_examples(2, false);
+  out_of_vocab[0].target[0] = 1000; // beyond the embedding table
+  auto failed = t.step(out_of_vocab);
+  REQUIRE(!failed.ok());
+  CHECK(failed.error().message.find("training step 1") != std::string::npos);
+  CHECK(failed.error().message.find("vocabulary of 64") != std::string::npos);
+  CHECK(t.steps() == 0);
+}
