@@ -1,6 +1,9 @@
 // `tailor`: the command-line entry point; each subcommand lives in its own file.
+#include "apps/tailor/cache_command.hpp"
 #include "apps/tailor/data_commands.hpp"
+#include "apps/tailor/model_commands.hpp"
 #include "apps/tailor/run_command.hpp"
+#include "apps/tailor/teacher_serve_command.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -12,6 +15,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   tailor::cli::add_run_command(app);
   tailor::cli::add_data_commands(app);
+  tailor::cli::add_model_commands(app);
+  tailor::cli::add_teacher_serve_command(app);
+  tailor::cli::add_cache_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,427 @@
+// The OpenAI-compatible client against a loopback teacher server: answers, retries, timeouts, refusals,
+// the API key, cancellation, the concurrency limit and the budget; plus the pure retry and URL rules.
+#include "io/http_endpoint.hpp"
+#include "io/openai_client.hpp"
+#include "io/retry_policy.hpp"
+#include "tests/teacher_test_support.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <sstream>
+
+using namespace tailor;
+using namespace tailor::testing;
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+teacher_fault fault(teacher_fault::kind what) {
+  teacher_fault injected;
+  injected.what = what;
+  return injected;
+}
+
+// A server whose first requests get `faults`, in order.
+std::unique_ptr<teacher_server> start_faulty_server(teacher_backend& teacher,
+                                                    std::vector<teacher_fault> faults) {
+  teacher_server_options options;
+  options.scripted_faults = std::move(faults);
+  return start_server(teacher, std::move(options));
+}
+
+teacher_fault stall_fault() {
+  teacher_fault stall = fault(teacher_fault::kind::timeout);
+  stall.stall_ms = 10000;
+  return stall;
+}
+
+// One request, waited for.
+result<chat_response> ask_once(openai_client& client, chat_request request = ask("What is 2 + 3?")) {
+  outcomes got;
+  client.complete(std::move(request), got.callback());
+  REQUIRE(got.wait_for(1));
+  return std::move(got.take().front());
+}
+
+std::string error_of(const result<chat_response>& outcome) {
+  REQUIRE_FALSE(outcome);
+  return outcome.error().message;
+}
+
+// A port nothing listens on: bound once by the kernel's choice, then released.
+std::uint16_t unused_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return acceptor.local_endpoint().port();
+}
+
+// Routes spdlog's default logger into a string for the lifetime of the object.
+class captured_log {
+public:
+  captured_log() : previous_(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(text_);
+    auto logger = std::make_shared<spdlog::logger>("captured", sink);
+    logger->set_level(spdlog::level::trace);
+    spdlog::set_default_logger(logger);
+  }
+  ~captured_log() { spdlog::set_default_logger(previous_); }
+  std::string text() const { return text_.str(); }
+
+private:
+  std::shared_ptr<spdlog::logger> previous_;
+  std::ostringstream text_;
+};
+
+double seconds_since(clock_type::time_point start) {
+  return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+} // namespace
+
+TEST_CASE("endpoint URLs keep their path prefix and default ports", "[teacher_client]") {
+  auto openai = parse_http_endpoint("https://api.openai.com/v1");
+  REQUIRE(openai);
+  CHECK(openai->tls);
+  CHECK(openai->host == "api.openai.com");
+  CHECK(openai->port == 443);
+  CHECK(openai->path_prefix == "/v1");
+  CHECK(openai->url("/chat/completions") == "https://api.openai.com/v1/chat/completions");
+  CHECK(openai->host_header() == "api.openai.com");
+
+  auto local = parse_http_endpoint("http://127.0.0.1:8000/v1/");
+  REQUIRE(local);
+  CHECK_FALSE(local->tls);
+  CHECK(local->port == 8000);
+  CHECK(local->path_prefix == "/v1");
+  CHECK(local->host_header() == "127.0.0.1:8000");
+
+  auto ipv6 = parse_http_endpoint("http://[::1]:11434");
+  REQUIRE(ipv6);
+  CHECK(ipv6->host == "::1");
+  CHECK(ipv6->path_prefix.empty());
+  CHECK(ipv6->url("/chat/completions") == "http://[::1]:11434/chat/completions");
+
+  CHECK_FALSE(parse_http_endpoint("ftp://example.com"));
+  CHECK_FALSE(parse_http_endpoint("http://:80/v1"));
+  CHECK_FALSE(parse_http_endpoint("http://host:99999/v1"));
+  CHECK_THAT(parse_http_endpoint("https://user:sk-x@host/v1").error().message, Catch::Contains("user info"));
+}
+
+TEST_CASE("retry rules: which statuses, Retry-After, backoff bounds, error messages", "[teacher_client]") {
+  for (int status : {408, 409, 429, 500, 502, 503, 504})
+    CHECK(is_retryable_status(status));
+  for (int status : {400, 401, 403, 404, 422})
+    CHECK_FALSE(is_retryable_status(status));
+
+  CHECK(parse_retry_after("2") == std::chrono::milliseconds(2000));
+  CHECK(parse_retry_after(" 0.5 ") == std::chrono::milliseconds(500));
+  CHECK_FALSE(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"));
+  CHECK_FALSE(parse_retry_after(""));
+  CHECK_FALSE(parse_retry_after("-1"));
+
+  std::mt19937_64 random(1);
+  for (int tries = 1; tries <= 12; ++tries) {
+    const auto delay = backoff_delay(tries, 100ms, 2000ms, random);
+    CHECK(delay >= 0ms);
+    CHECK(delay <= std::min(2000ms, 100ms * (1 << (tries - 1))));
+  }
+
+  CHECK(error_message_of(R"({"error": {"message": "Rate limit reached", "type": "requests"}})") ==
+        "Rate limit reached");
+  CHECK(error_message_of(R"({"error": "model not loaded"})") == "model not loaded");
+  CHECK(error_message_of("upstream timed out") == "upstream timed out");
+  CHECK(error_message_of("") == "(empty body)");
+}
+
+TEST_CASE("the client rejects unusable options with a message", "[teacher_client]") {
+  openai_client_options options;
+  options.base_url = "localhost:8000";
+  CHECK_THAT(openai_client::create(options).error().message, Catch::Contains("http:// or https://"));
+  options.base_url = "http://127.0.0.1:8000/v1";
+  options.max_tries = 0;
+  CHECK_THAT(openai_client::create(options).error().message, Catch::Contains("max_tries"));
+}
+
+TEST_CASE("a request is answered, with usage and cost", "[teacher_client]") {
+  echo_teacher teacher;
+  auto server = start_server(teacher);
+  auto options = local_options(*server);
+  options.prices = {1.0, 2.0}; // USD per million tokens
+  auto client = make_client(options);
+
+  auto answer = ask_once(*client);
+  REQUIRE(answer);
+  CHECK(answer->choices == std::vector<std::string>{"echo 0: What is 2 + 3?"});
+  CHECK(answer->usage == chat_usage{10, 5});
+  const auto stats = client->stats();
+  CHECK(stats.succeeded == 1);
+  CHECK(stats.http_requests == 1);
+  CHECK(stats.prompt_tokens == 10);
+  CHECK(stats.completion_tokens == 5);
+  CHECK(stats.cost_usd == Approx((10 * 1.0 + 5 * 2.0) / 1e6));
+  CHECK(server->stats().completions == 1);
+}
+
+TEST_CASE("n > 1 samples come back in one request", "[teacher_client]") {
+  echo_teacher teacher;
+  auto server = start_server(teacher);
+  auto client = make_client(local_options(*server));
+  auto answer = ask_once(*client, ask("Why is the sky blue?", 3));
+  REQUIRE(answer);
+  REQUIRE(answer->choices.size() == 3);
+  CHECK(answer->choices[2] == "echo 2: Why is the sky blue?");
+  CHECK(server->stats().requests == 1);
+}
+
+TEST_CASE("sequential requests reuse one keep-alive connection", "[teacher_client]") {
+  echo_teacher teacher;
+  auto server = start_server(teacher);
+  auto client = make_client(local_options(*server));
+  for (int i = 0; i < 20; ++i)
+    REQUIRE(ask_once(*client, ask("question " + std::to_string(i))));
+  CHECK(client->stats().connections_opened == 1);
+  CHECK(server->stats().requests == 20);
+}
+
+TEST_CASE("a 429 is retried no sooner than its Retry-After", "[teacher_client]") {
+  echo_teacher teacher;
+  teacher_fault limited = fault(teacher_fault::kind::rate_limited);
+  limited.retry_after_s = 1;
+  auto server = start_faulty_server(teacher, {limited});
+  auto client = make_client(local_options(*server));
+
+  const auto start = clock_type::now();
+  auto answer = ask_once(*client);
+  const double elapsed = seconds_since(start);
+  REQUIRE(answer);
+  CHECK(elapsed >= 0.99);
+  CHECK(server->stats().requests == 2);
+  CHECK(client->stats().retries == 1);
+}
+
+TEST_CASE("500s are retried until an answer comes", "[teacher_client]") {
+  echo_teacher teacher;
+  auto server = start_faulty_server(
+      teacher, {fault(teacher_fault::kind::server_error), fault(teacher_fault::kind::server_error)});
+  auto client = make_client(local_options(*server));
+  auto answer = ask_once(*client);
+  REQUIRE(answer);
+  CHECK(server->stats().requests == 3);
+  CHECK(client->stats().retries == 2);
+}
+
+TEST_CASE("a request that keeps failing gives up after max_tries with the last error", "[teacher_client]") {
+  echo_teacher teacher;
+  auto server = start_faulty_server(teacher, std::vector(5, fault(teacher_fault::kind::server_error)));
+  auto options = local_options(*server);
+  options.max_tries = 3;
+  auto client = make_client(options);
+  const std::string error = error_of(ask_once(*client));
+  CHECK_THAT(error, Catch::Contains("HTTP 500") && Catch::Contains("gave up after 3 tries"));
+  CHECK(server->stats().requests == 3);
+}
+
+TEST_CASE("a silent server ends in a timeout error after the configured time", "[teacher_client]") {
+  echo_teacher teacher;
+  auto server = start_faulty_server(teacher, {stall_fault()});
+  auto options = local_options(*server);
+  options.timeout = 300ms;
+  options.max_tries = 1;
+  auto client = make_client(options);
+
+  const auto start = clock_type::now();
+  const std::string error = error_of(ask_once(*client));
+  const double elapsed = seconds_since(start);
+  CHECK_THAT(error, Catch::Contains("no answer within 0.3 s"));
+  CHECK(elapsed >= 0.29);
+  CHECK(elapsed < 5.0);
+}
+
+TEST_CASE("a timed-out try is retried", "[teacher_client]") {
+  echo_teacher teacher;
+  auto server = start_faulty_server(teacher, {stall_fault()});
+  auto options = local_options(*server);
+  options.timeout = 300ms;
+  auto client = make_client(options);
+  REQUIRE(ask_once(*client));
+  CHECK(server->stats().requests == 2);
+}
+
+TEST_CASE("a malformed 200 is retried once, then reported", "[teacher_client]") {
+  echo_teacher teacher;
+  auto server = start_faulty_server(teacher, std::vector(3, fault(teacher_fault::kind::malformed)));
+  auto client = make_client(local_options(*server));
+  const std::string error = error_of(ask_once(*client));
+  CHECK_THAT(error, Catch::Contains("not a valid chat completion") && Catch::Contains("not valid JSON"));
+  CHECK(server->stats().requests == 2);
+
+  // One garbled body among good ones costs a retry, not the answer.
+  auto second_server = start_faulty_server(teacher, {fault(teacher_fault::kind::malformed)});
+  auto second_client = make_client(local_options(*second_server));
+  REQUIRE(ask_once(*second_client));
+}
+
+TEST_CASE("a 400 fails at once with the server's message", "[teacher_client]") {
+  echo_teacher teacher;
+  auto server = start_faulty_server(teacher, {fault(teacher_fault::kind::bad_request)});
+  auto client = make_client(local_options(*server));
+  const std::string error = error_of(ask_once(*client));
+  CHECK_THAT(error, Catch::Contains("HTTP 400") && Catch::Contains("refused as invalid"));
+  CHECK_THAT(error, Catch::Contains("/v1/chat/completions"));
+  CHECK(server->stats().requests == 1);
+  CHECK(client->stats().retries == 0);
+}
+
+TEST_CASE("connection refused ends in a clear error", "[teacher_client]") {
+  openai_client_options options;
+  options.base_url = "http://127.0.0.1:" + std::to_string(unused_port()) + "/v1";
+  options.api_key_env.clear();
+  options.max_tries = 2;
+  options.backoff_base = 5ms;
+  auto client = make_client(options);
+  const std::string error = error_of(ask_once(*client));
+  CHECK_THAT(error, Catch::Contains("cannot connect") && Catch::Contains("refused"));
+  CHECK(client->stats().http_requests == 2);
+}
+
+TEST_CASE("https to a plain-HTTP port fails in the TLS handshake", "[teacher_client]") {
+  echo_teacher teacher;
+  auto server = start_server(teacher);
+  auto options = local_options(*server);
+  options.base_url = "https://127.0.0.1:" + std::to_string(server->port()) + "/v1";
+  options.max_tries = 1;
+  auto client = make_client(options);
+  CHECK_THAT(error_of(ask_once(*client)), Catch::Contains("TLS handshake failed"));
+}
+
+TEST_CASE("the API key goes out as a bearer token and never into logs or errors", "[teacher_client]") {
+  const std::string secret = "sk-test-SECRET123";
+  ::setenv("TAILOR_TEST_TEACHER_KEY", secret.c_str(), 1);
+  ::setenv("TAILOR_TEST_WRONG_KEY", "sk-test-WRONG456", 1);
+  ::unsetenv("TAILOR_TEST_NO_KEY");
+  captured_log log;
+  echo_teacher teacher;
+  teacher_server_options server_options;
+  server_options.required_api_key = secret;
+  // A retried fault puts a warning in the log while the key is in use.
+  server_options.scripted_faults = {fault(teacher_fault::kind::server_error)};
+  auto server = start_server(teacher, server_options);
+  std::vector<std::string> errors;
+
+  auto options = local_options(*server);
+  options.api_key_env = "TAILOR_TEST_TEACHER_KEY";
+  auto client = make_client(options);
+  REQUIRE(ask_once(*client));
+
+  options.api_key_env = "TAILOR_TEST_WRONG_KEY";
+  auto wrong = make_client(options);
+  errors.push_back(error_of(ask_once(*wrong)));
+  CHECK_THAT(errors.back(), Catch::Contains("HTTP 401"));
+  CHECK(wrong->stats().http_requests == 1);
+
+  options.api_key_env = "TAILOR_TEST_NO_KEY";
+  auto keyless = make_client(options);
+  errors.push_back(error_of(ask_once(*keyless)));
+  CHECK_THAT(errors.back(), Catch::Contains("HTTP 401") && Catch::Contains("$TAILOR_TEST_NO_KEY is not set"));
+  CHECK(server->stats().unauthorized == 2);
+
+  const std::string logged = log.text();
+  CHECK_THAT(logged, Catch::Contains("TAILOR_TEST_NO_KEY")); // the capture works
+  CHECK_THAT(logged, !Catch::Contains("SECRET123"));
+  for (const auto& error : errors)
+    CHECK_THAT(error, !Catch::Contains("SECRET123"));
+}
+
+TEST_CASE("cancel_all ends queued and in-flight requests promptly", "[teacher_client]") {
+  echo_teacher teacher;
+  teacher_server_options server_options;
+  server_options.latency_ms = 20000;
+  auto server = start_server(teacher, server_options);
+  auto options = local_options(*server);
+  options.concurrency = 4;
+  auto client = make_client(options);
+
+  outcomes got;
+  for (int i = 0; i < 10; ++i)
+    client->complete(ask("slow " + std::to_string(i)), got.callback());
+  std::this_thread::sleep_for(200ms);
+  const auto start = clock_type::now();
+  client->cancel_all();
+  REQUIRE(got.wait_for(10, 5s));
+  CHECK(seconds_since(start) < 5.0);
+  for (const auto& outcome : got.take())
+    CHECK_THAT(error_of(outcome), Catch::Contains("cancelled"));
+  CHECK(client->stats().in_flight == 0);
+  CHECK(client->stats().queued == 0);
+
+  // The client is still usable afterwards.
+  auto fast_server = start_server(teacher);
+  auto fast_client = make_client(local_options(*fast_server));
+  REQUIRE(ask_once(*fast_client));
+}
+
+TEST_CASE("requests beyond the concurrency limit wait their turn", "[teacher_client]") {
+  echo_teacher teacher;
+  teacher_server_options server_options;
+  server_options.latency_ms = 100;
+  auto server = start_server(teacher, server_options);
+  auto options = local_options(*server);
+  options.concurrency = 4;
+  auto client = make_client(options);
+
+  outcomes got;
+  const auto start = clock_type::now();
+  for (int i = 0; i < 16; ++i)
+    client->complete(ask("q" + std::to_string(i)), got.callback());
+  REQUIRE(got.wait_for(16));
+  // Four waves of four: at least 4 x 100 ms, however fast the machine.
+  CHECK(seconds_since(start) >= 0.39);
+  CHECK(client->stats().connections_opened <= 4);
+  for (const auto& outcome : got.take())
+    CHECK(outcome);
+}
+
+TEST_CASE("the budget stops sending; spend overshoots by at most what was in flight", "[teacher_client]") {
+  echo_teacher teacher;
+  teacher_server_options server_options;
+  server_options.latency_ms = 20;
+  auto server = start_server(teacher, server_options);
+  auto options = local_options(*server);
+  options.concurrency = 8;
+  options.budget =
+      std::make_shared<teacher_budget>(teacher_budget_limits{150, std::nullopt}); // 10 x 15 tokens
+  auto client = make_client(options);
+
+  outcomes got;
+  for (int i = 0; i < 64; ++i)
+    client->complete(ask("budget " + std::to_string(i)), got.callback());
+  REQUIRE(got.wait_for(64));
+  std::size_t answered = 0;
+  for (const auto& outcome : got.take()) {
+    if (outcome)
+      ++answered;
+    else
+      CHECK_THAT(outcome.error().message,
+                 Catch::Contains("teacher budget exhausted: spent") && Catch::Contains("of 150 tokens"));
+  }
+  const auto seen = server->stats().requests;
+  CHECK(seen >= 10);
+  CHECK(seen <= 10 + 8);
+  CHECK(answered == seen);
+  CHECK(options.budget->spent_tokens() == static_cast<std::int64_t>(15 * answered));
+  CHECK(options.budget->in_flight() == 0);
+}
+
+TEST_CASE("a budget in dollars refuses before sending", "[teacher_client]") {
+  teacher_budget budget({std::nullopt, 0.01});
+  REQUIRE(budget.try_begin());
+  budget.finish({1000, 1000}, 0.02);
+  const auto refused = budget.try_begin();
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message == "teacher budget exhausted: spent $0.0200 of $0.0100");
+  CHECK(budget.in_flight() == 0);
+  CHECK(budget.spent_tokens() == 2000);
+}
