@@ -1,6 +1,8 @@
 // The safetensors format (Hugging Face): read and write named tensors, single file or sharded.
 #pragma once
 
+#include "io/atomic_file.hpp"
+
 #include "io/result.hpp"
 
 #include <cstddef>
@@ -42,28 +44,9 @@ status save_safetensors_dir(const std::filesystem::path& dir, const named_tensor
                             torch::ScalarType dtype = torch::kFloat,
                             std::size_t max_shard_bytes = std::size_t{5} << 30);
 
-// Durable replacement of one file, shared with the checkpoint writer: bytes go to a temporary file beside
-// `target`; commit() fsyncs it, renames it over `target` and fsyncs the directory, so that a crash leaves
-// either the old file or the new one. Dropped uncommitted, it removes the temporary file.
-class atomic_file {
-public:
-  static result<atomic_file> create(const std::filesystem::path& target);
-  atomic_file(atomic_file&& other) noexcept;
-  atomic_file& operator=(atomic_file&&) = delete;
-  ~atomic_file();
-
-  status write(const void* data, std::size_t size);
-  status commit();
-
-private:
-  atomic_file(std::filesystem::path target, std::filesystem::path temporary, int fd);
-  std::filesystem::path target_, temporary_;
-  int fd_ = -1;
-};
-
-status write_file_atomically(const std::filesystem::path& target, std::string_view bytes);
-
-// fsync of a directory, so that the names created or renamed in it survive a power loss.
-status sync_directory(const std::filesystem::path& dir);
+// Durable files (io/atomic_file.hpp), shared with the checkpoint writer.
+using ::tailor::atomic_file;
+using ::tailor::sync_directory;
+using ::tailor::write_file_atomically;
 
 } // namespace tailor::gpu

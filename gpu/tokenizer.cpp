@@ -88,7 +88,7 @@ status tokenizer::save(const std::filesystem::path& model_file) const {
 result<tokenizer> train_tokenizer(const std::vector<std::string>& corpus, const tokenizer_training_options& options) {
   if (corpus.empty())
     return problem{"cannot train a tokenizer on an empty corpus"};
-  const std::unordered_map<std::string, std::string> arguments{
+  std::unordered_map<std::string, std::string> arguments{
       {"vocab_size", std::to_string(options.vocab_size)},
       {"model_type", options.model_type},
       {"split_digits", options.split_digits ? "true" : "false"},
@@ -102,6 +102,11 @@ result<tokenizer> train_tokenizer(const std::vector<std::string>& corpus, const 
       {"byte_fallback", options.byte_fallback ? "true" : "false"},
       {"minloglevel", "2"},
   };
+  if (options.keep_newlines) {
+    arguments["normalization_rule_name"] = "identity";
+    arguments["remove_extra_whitespaces"] = "false";
+    arguments["user_defined_symbols"] = "\n";
+  }
   corpus_iterator sentences{corpus};
   std::string serialized;
   if (auto trained = sentencepiece::SentencePieceTrainer::Train(arguments, &sentences, &serialized); !trained.ok())

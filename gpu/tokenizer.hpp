@@ -56,6 +56,10 @@ struct tokenizer_training_options {
   // Unknown characters as UTF-8 bytes (LLaMA does this) costs 256 pieces: too many for a tiny vocabulary.
   bool byte_fallback = false;
   std::size_t max_sentences = 200000;
+  // Text as it is (no NFKC, no whitespace collapsing) with "\n" a piece of its own: the student's format
+  // needs its newlines ("\nAnswer:", the blank line that ends an answer), which SentencePiece's default
+  // normalization turns into spaces.
+  bool keep_newlines = true;
 };
 
 // Trains a tokenizer on `corpus` (one text per element) in memory.

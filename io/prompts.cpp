@@ -128,7 +128,7 @@ std::string_view default_demos(task_kind task) {
 }
 
 std::string student_prefix(task_kind task, std::string_view question, std::string_view demos) {
-  const auto shown_demos = demos.empty() ? default_demos(task) : demos;
+  const auto shown_demos = demos.empty() ? default_demos(task) : demos == no_demos ? std::string_view{} : demos;
   const std::string_view ending = task == task_kind::csqa ? "\nAnswer: " : "\nReasoning: ";
   std::string prefix;
   prefix.reserve(shown_demos.size() + question.size() + 32);

@@ -13,8 +13,12 @@ namespace tailor {
 // and target ask of the student.
 std::string_view default_demos(task_kind task);
 
+// `demos` that asks for none: a student trained from scratch learns the format from its training data, and
+// demos would multiply the tokens of every step (the embedded default uses this).
+inline constexpr std::string_view no_demos = "none";
+
 // DEMOS + "\nQuestion: " + question + "\nReasoning: " (CSQA: ends with "\nAnswer: " instead).
-// `demos` overrides the task's defaults when not empty.
+// `demos` overrides the task's defaults when not empty; no_demos leaves them out.
 std::string student_prefix(task_kind task, std::string_view question, std::string_view demos = {});
 
 // reasoning + "\nAnswer: " + gold + " "; the tokenizer appends EOS. The reasoning is trimmed, loses any

@@ -360,7 +360,7 @@ chat_request feedback_request(const example& item, std::string_view student_reas
   return request_of(templates.feedback_system, templates.feedback_user, values, options);
 }
 
-teacher_reply parse_teacher_reply(std::string_view reply, task_kind task) {
+parsed_teacher_reply parse_teacher_reply(std::string_view reply, task_kind task) {
   auto sections = sections_of(reply);
   // A new "Question:" after the reasoning is the model continuing the few-shot pattern: not part of this
   // reply.
@@ -376,7 +376,7 @@ teacher_reply parse_teacher_reply(std::string_view reply, task_kind task) {
         return i;
     return sections.size();
   };
-  teacher_reply parsed;
+  parsed_teacher_reply parsed;
   if (const auto feedback = find(section_kind::feedback, 0); feedback < sections.size())
     parsed.feedback = joined(sections[feedback]);
 
@@ -405,7 +405,7 @@ teacher_reply parse_teacher_reply(std::string_view reply, task_kind task) {
   return parsed;
 }
 
-bool is_answer_correct(const teacher_reply& reply, const example& item) {
+bool is_answer_correct(const parsed_teacher_reply& reply, const example& item) {
   return !reply.rationale.empty() && answer_matches(reply.answer, item.answer) &&
          answer_matches(extract_answer(reply.rationale, item.task), item.answer);
 }

@@ -60,12 +60,12 @@ chat_request feedback_request(const example& item, std::string_view student_reas
 // One teacher reply, read. `rationale` is on one line, in the form student_target takes as reasoning; a
 // number or yes/no rationale that lacks "Therefore, the answer is" gets "Therefore, the answer is <answer>."
 // appended so that it reads like the demos. `answer` is extract_answer's (empty when the reply gives none).
-struct teacher_reply {
+struct parsed_teacher_reply {
   std::string feedback;  // the "Feedback:" section, on one line; empty when there is none
   std::string rationale; // empty when the reply holds no reasoning
   std::string answer;
 
-  friend bool operator==(const teacher_reply&, const teacher_reply&) = default;
+  friend bool operator==(const parsed_teacher_reply&, const parsed_teacher_reply&) = default;
 };
 
 // Reads "Feedback: …", "Reasoning: …" and "Answer: …" sections, forgiving what real models do: prose before
@@ -75,10 +75,10 @@ struct teacher_reply {
 // model may first echo the student's); the answer is the first after it. With no reasoning marker, the
 // unmarked text before the answer is the reasoning (CSQA: the "Answer:" section itself, the form of its
 // demos).
-teacher_reply parse_teacher_reply(std::string_view reply, task_kind task);
+parsed_teacher_reply parse_teacher_reply(std::string_view reply, task_kind task);
 
 // The reply gives the gold answer, on its answer line and in its own rationale.
-bool is_answer_correct(const teacher_reply& reply, const example& item);
+bool is_answer_correct(const parsed_teacher_reply& reply, const example& item);
 
 // The rationales of `response`'s answer-correct choices, without repeats, in choice order.
 std::vector<std::string> kept_rationales(const chat_response& response, const example& item);

@@ -33,5 +33,8 @@ using resume_atom = caf::atom_constant<caf::atom("resume")>;
 using done_atom =
     caf::atom_constant<caf::atom("done")>; // a stream has ended: an exam pass, a round's requests
 using stop_atom = caf::atom_constant<caf::atom("stop")>; // finish what is in hand, then quit
+using prepare_atom = caf::atom_constant<caf::atom("prepare")>; // build or load the student: weights v0
+using next_atom = caf::atom_constant<caf::atom("next")>;       // an actor's own continuation of long work
+using answered_atom = caf::atom_constant<caf::atom("answered")>; // the teacher answered one request
 
 } // namespace tailor

@@ -20,6 +20,12 @@ struct data_config {
   std::string test_file;
   std::uint32_t generated_train_size = 1000; // arith only, when no files are given
   std::uint32_t generated_test_size = 200;
+  // Difficulty of generated arith problems: each draws its operation count from [min, max]. An uneven mix
+  // is what makes a student's mistakes concentrate where tailored feedback helps.
+  std::uint32_t arith_min_operations = 1;
+  std::uint32_t arith_max_operations = 4;
+  std::uint32_t arith_max_operand = 20; // operands of + and -, in [1, max]
+  std::uint32_t arith_max_factor = 9;   // multipliers and divisors, in [2, max]
 
   friend bool operator==(const data_config&, const data_config&) = default;
 };
@@ -27,21 +33,26 @@ struct data_config {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, data_config& x) {
   return f(caf::meta::type_name("data_config"), x.task, x.train_file, x.test_file, x.generated_train_size,
-           x.generated_test_size);
+           x.generated_test_size, x.arith_min_operations, x.arith_max_operations, x.arith_max_operand,
+           x.arith_max_factor);
 }
 
-// METHOD.md wants our teacher prompts in one file and overridable from the run config.
+// METHOD.md wants our teacher prompts in one file and overridable from the run config. The four teacher
+// texts are io/teacher_prompts.hpp's prompt_templates, with its placeholders; empty: the built-in text.
 struct prompt_config {
-  std::string demos;             // the student's few-shot demos; empty: the task's defaults
-  std::string chain_of_thought;  // teacher prompt template for plain questions
-  std::string tailored_feedback; // teacher prompt template for a student's mistake
+  std::string demos;           // the student's few-shot demos; empty: the task's defaults
+  std::string cot_system;      // chain-of-thought request (round 1), system message
+  std::string cot_user;        // ... user message; must hold {question}
+  std::string feedback_system; // tailored-feedback request (a student's mistake), system message
+  std::string feedback_user;   // ... user message; must hold {question}, {student_reasoning}, {gold_answer}
 
   friend bool operator==(const prompt_config&, const prompt_config&) = default;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, prompt_config& x) {
-  return f(caf::meta::type_name("prompt_config"), x.demos, x.chain_of_thought, x.tailored_feedback);
+  return f(caf::meta::type_name("prompt_config"), x.demos, x.cot_system, x.cot_user, x.feedback_system,
+           x.feedback_user);
 }
 
 // A LLaMA-family student: a Hugging Face checkpoint directory, or a fresh model of the sizes below.
@@ -90,6 +101,11 @@ struct teacher_config {
   // Two rationales per question in round 1 give most questions a *different* positive for the triplet loss.
   std::uint32_t chain_of_thought_samples = 2;
   std::uint32_t tailored_feedback_samples = 1;
+  // The teacher is the expensive part, so questions outnumber what it is asked about: round 1 asks for
+  // rationales of this many training questions (0: all of them), and each later round sends at most this
+  // many mistakes (0: every one).
+  std::uint32_t initial_questions = 0;
+  std::uint32_t requests_per_round = 0;
   sampling_params sampling;
 
   friend bool operator==(const teacher_config&, const teacher_config&) = default;
@@ -100,7 +116,7 @@ typename Inspector::result_type inspect(Inspector& f, teacher_config& x) {
   return f(caf::meta::type_name("teacher_config"), x.kind, x.base_url, x.model, x.api_key_env, x.concurrency,
            x.request_timeout_ms, x.max_retries, x.usd_per_million_prompt_tokens,
            x.usd_per_million_completion_tokens, x.budget_tokens, x.budget_usd, x.chain_of_thought_samples,
-           x.tailored_feedback_samples, x.sampling);
+           x.tailored_feedback_samples, x.initial_questions, x.requests_per_round, x.sampling);
 }
 
 // The exam (sampling on training questions) and the evaluation (greedy on test questions).
@@ -111,6 +127,8 @@ struct exam_config {
   std::uint32_t max_new_tokens = 128;
   std::uint32_t eval_max_new_tokens = 0; // 0: the task's default (gsm8k 256, svamp 192, csqa 96, ...)
   std::uint32_t batch_size = 32;         // prompts decoded together
+  std::uint32_t questions = 0;           // training questions an exam pass samples (0: all), drawn anew each pass
+  std::uint32_t eval_questions = 0;      // test questions evaluated after each round (0: all)
 
   friend bool operator==(const exam_config&, const exam_config&) = default;
 };
@@ -118,7 +136,7 @@ struct exam_config {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, exam_config& x) {
   return f(caf::meta::type_name("exam_config"), x.samples, x.temperature, x.top_k, x.max_new_tokens,
-           x.eval_max_new_tokens, x.batch_size);
+           x.eval_max_new_tokens, x.batch_size, x.questions, x.eval_questions);
 }
 
 // Total loss = L_lm + lambda * L_cl (METHOD.md).
@@ -140,8 +158,9 @@ typename Inspector::result_type inspect(Inspector& f, loss_config& x) {
 struct reflection_config {
   std::uint32_t max_positives = 10;
   std::uint32_t max_negatives = 4;
-  std::uint32_t fresh_correction_repeats =
-      2; // times a fresh tailored correction is trained on; 1: no oversampling
+  // Fresh corrections (answers to this round's needs) fill up to this share of each batch until each has
+  // been trained on once: oversampled against the thousands of older items (EMBEDDED-DEFAULT.md).
+  double fresh_share = 0.5;
 
   friend bool operator==(const reflection_config&, const reflection_config&) = default;
 };
@@ -149,7 +168,7 @@ struct reflection_config {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reflection_config& x) {
   return f(caf::meta::type_name("reflection_config"), x.max_positives, x.max_negatives,
-           x.fresh_correction_repeats);
+           x.fresh_share);
 }
 
 enum class lr_schedule : std::uint8_t { constant, cosine };
@@ -174,6 +193,9 @@ struct optimizer_config {
   std::uint32_t grad_accumulation = 1;
   std::uint32_t batch_size =
       16; // items per optimizer step (all accumulation micro-batches), distinct questions
+  // Rounds after the first restart the schedule at this rate (0: learning_rate): a tiny student trained
+  // from scratch forgets when re-warmed to its first rate.
+  double later_rounds_learning_rate = 0;
 
   friend bool operator==(const optimizer_config&, const optimizer_config&) = default;
 };
@@ -181,8 +203,19 @@ struct optimizer_config {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, optimizer_config& x) {
   return f(caf::meta::type_name("optimizer_config"), x.learning_rate, x.weight_decay, x.beta1, x.beta2, x.eps,
-           x.warmup_steps, x.schedule, x.min_lr_ratio, x.grad_clip, x.grad_accumulation, x.batch_size);
+           x.warmup_steps, x.schedule, x.min_lr_ratio, x.grad_clip, x.grad_accumulation, x.batch_size,
+           x.later_rounds_learning_rate);
 }
+
+// tailored: the method (feedback on the student's mistakes, self-reflection loss). random: the ablation that
+// spends the same teacher requests on random training questions with plain distillation (no feedback, no
+// triplet loss), to show what the method adds.
+enum class teacher_strategy : std::uint8_t { tailored, random };
+
+template <>
+struct enum_names<teacher_strategy> {
+  static constexpr std::array<std::string_view, 2> values = {"tailored", "random"};
+};
 
 // round: the paper's barriers between exam, feedback and training; continuous: all of them as a pipeline.
 enum class loop_mode : std::uint8_t { round, continuous };
@@ -205,14 +238,17 @@ struct run_config {
   // exam and tailored feedback on its mistakes.
   std::uint32_t rounds = 3;
   std::uint32_t epochs_per_round = 10;        // passes over the positives per round (reference: 10)
+  std::uint32_t steps_per_round = 0;          // optimizer steps per round instead of epochs (0: use epochs)
   std::uint32_t checkpoint_every_steps = 200; // continuous mode: how often the exam can get new weights
   loop_mode mode = loop_mode::round;
+  teacher_strategy strategy = teacher_strategy::tailored;
   // Continuous mode: how many checkpoints the exam's weights may lag behind the trainer's before the exam
   // pauses (training on mistakes of much older weights teaches the wrong lesson).
   std::uint32_t max_staleness = 1;
   std::uint64_t seed = 42;
   std::string device = "auto"; // "cpu", "cuda", "cuda:N" or "auto" (a GPU when there is one)
   bool bf16 = true;            // bf16 autocast when training on a GPU (ignored on the CPU)
+  std::uint32_t threads = 0;   // LibTorch intra-op threads (0: its default)
   std::string output_dir;      // the run directory; empty: <data-dir>/runs/<run-id>
 
   friend bool operator==(const run_config&, const run_config&) = default;
@@ -221,8 +257,8 @@ struct run_config {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_config& x) {
   return f(caf::meta::type_name("run_config"), x.data, x.prompts, x.student, x.teacher, x.exam, x.loss,
-           x.reflection, x.optimizer, x.rounds, x.epochs_per_round, x.checkpoint_every_steps, x.mode,
-           x.max_staleness, x.seed, x.device, x.bf16, x.output_dir);
+           x.reflection, x.optimizer, x.rounds, x.epochs_per_round, x.steps_per_round, x.checkpoint_every_steps,
+           x.mode, x.strategy, x.max_staleness, x.seed, x.device, x.bf16, x.threads, x.output_dir);
 }
 
 } // namespace tailor

@@ -74,6 +74,21 @@ TEST_CASE("a tokenizer saved to disk loads back with the same ids", "[gpu][token
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("a trained tokenizer keeps the newlines and spacing of the student's format", "[gpu][tokenizer]") {
+  auto corpus = small_corpus();
+  for (int i = 0; i < 50; ++i)
+    corpus.push_back("Question: Tom has " + std::to_string(i) + " apples.\nReasoning: 3 + 4 = 7.\nAnswer: 7 ");
+  auto trained = tailor::gpu::train_tokenizer(corpus, {.vocab_size = 96});
+  REQUIRE(trained);
+  const std::string text = "Question: Ann has 12 pens.\nReasoning: 12 + 5 = 17.\nAnswer: 17\n\nQuestion:  two  spaces";
+  CHECK(trained->decode(trained->encode(text)) == text);
+  SECTION("the default normalization of SentencePiece would have eaten them") {
+    auto normalized = tailor::gpu::train_tokenizer(corpus, {.vocab_size = 96, .keep_newlines = false});
+    REQUIRE(normalized);
+    CHECK(normalized->decode(normalized->encode(text)).find('\n') == std::string::npos);
+  }
+}
+
 TEST_CASE("bad tokenizer files give a clear error", "[gpu][tokenizer]") {
   auto dir = temp_dir("bad-tokenizer");
   auto missing = tailor::gpu::tokenizer::load(dir / "nope.model");

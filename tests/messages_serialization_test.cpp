@@ -180,9 +180,9 @@ weights_snapshot sample_snapshot() {
 
 run_config sample_run_config() {
   run_config c;
-  c.data = {task_kind::gsm8k, "data/gsm8k/train.jsonl", "data/gsm8k/test.jsonl", 5000, 800};
-  c.prompts = {"Question: 1+1?\nReasoning: 1+1=2.\nAnswer: 2\n\n", "Solve: {question}",
-               "Q: {question}\nStudent: {wrong}\nGold: {gold}"};
+  c.data = {task_kind::gsm8k, "data/gsm8k/train.jsonl", "data/gsm8k/test.jsonl", 5000, 800, 2, 6, 50, 12};
+  c.prompts = {"Question: 1+1?\nReasoning: 1+1=2.\nAnswer: 2\n\n", "You solve problems.", "Solve: {question}",
+               "You correct students.", "Q: {question}\nStudent: {student_reasoning}\nGold: {gold_answer}"};
   c.student = {"/models/tiny-llama", "/models/tiny-llama/tokenizer.model", 512, 8, 16, 2, 32000, 2048};
   c.teacher = {teacher_kind::openai_compatible,
                "http://127.0.0.1:9000/v1",
@@ -197,19 +197,24 @@ run_config sample_run_config() {
                2.5,
                4,
                3,
+               300,
+               40,
                sample_sampling()};
-  c.exam = {8, 0.8, 40, 256, 192, 64};
+  c.exam = {8, 0.8, 40, 256, 192, 64, 500, 100};
   c.loss = {0.2, 0.25, 0.5, 128};
   c.reflection = {6, 2, 3};
-  c.optimizer = {7e-6, 0.1, 0.85, 0.95, 1e-6, 10, lr_schedule::constant, 0.05, 0.5, 4, 32};
+  c.optimizer = {7e-6, 0.1, 0.85, 0.95, 1e-6, 10, lr_schedule::constant, 0.05, 0.5, 4, 32, 1e-4};
   c.rounds = 5;
   c.epochs_per_round = 2;
+  c.steps_per_round = 300;
   c.checkpoint_every_steps = 50;
   c.mode = loop_mode::continuous;
+  c.strategy = teacher_strategy::random;
   c.max_staleness = 2;
   c.seed = 7;
   c.device = "cuda:1";
   c.bf16 = false;
+  c.threads = 4;
   c.output_dir = "/data/runs/r1";
   return c;
 }
@@ -296,7 +301,7 @@ TEST_CASE("the field counter sees every member of an aggregate", "[messages]") {
   };
   STATIC_REQUIRE(aggregate_field_count<three>() == 3);
   STATIC_REQUIRE(aggregate_field_count<rationale>() == 3);
-  STATIC_REQUIRE(aggregate_field_count<run_config>() == 17);
+  STATIC_REQUIRE(aggregate_field_count<run_config>() == 20);
 }
 
 TEST_CASE("every message type round-trips, by value and type-erased through the registry", "[messages]") {

@@ -1,113 +1,154 @@
-// `tailor run`: prepares the embedded default's data, prompts and tokenizer and checks them end to end.
-// The student model and the tailored-learning loop build on this; until they exist, `run` stops after
-// the preparation and says so.
+// `tailor run [CONFIG]`: a tailored-learning job in this process, with live progress and a results table.
+// With no config: the embedded default (arith, built-in teacher, tiny student on the CPU).
 #include "apps/tailor/run_command.hpp"
 
-#include "gpu/runtime.hpp"
-#include "gpu/tokenizer.hpp"
-#include "io/answer_extraction.hpp"
-#include "io/arith.hpp"
-#include "io/datasets.hpp"
-#include "io/prompts.hpp"
+#include "actors/run.hpp"
+#include "io/embedded_default.hpp"
+#include "io/run_config_json.hpp"
+#include "io/run_records.hpp"
+#include "messages/atoms.hpp"
+#include "messages/registry.hpp"
 
 #include <CLI/CLI.hpp>
+#include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <unistd.h>
 
 namespace tailor::cli {
 namespace {
 
 struct run_options {
-  std::filesystem::path out = "runs/default";
+  std::string config_file; // empty: the embedded default
+  std::string out;         // the run directory; default runs/default (or runs/ablation)
   std::uint64_t seed = 1;
-  std::size_t train_questions = 2000;
-  std::size_t test_questions = 300;
+  bool ablation = false;
+  std::string mode;        // round | continuous: overrides the config's
+  std::uint32_t rounds = 0; // 0: the config's
+  bool quiet = false;
 };
 
-// Writes `problems` as JSONL through a temporary file, so a crash never leaves half a dataset.
-bool write_jsonl(const std::filesystem::path& file, const std::vector<arith_problem>& problems) {
-  auto partial = file;
-  partial += ".partial";
+// One line per notable event; frequent ones (steps, exam chunks, teacher answers) rewrite one status line on
+// a terminal and are left out elsewhere.
+class progress_printer {
+public:
+  explicit progress_printer(bool quiet) : quiet_(quiet), terminal_(::isatty(STDERR_FILENO) != 0) {}
+
+  void print(const progress_event& e) {
+    if (quiet_ && !is_final(e.phase))
+      return;
+    const bool frequent = e.total_steps > 0 || e.message.rfind("exam:", 0) == 0 ||
+                          e.message.rfind("teacher answered", 0) == 0;
+    if (frequent) {
+      if (!terminal_)
+        return;
+      char line[200];
+      if (e.total_steps > 0) {
+        const int width = 24;
+        const int filled = static_cast<int>(width * std::min<double>(1.0, double(e.step) / double(e.total_steps)));
+        std::snprintf(line, sizeof line, "\r  round %u [%-*s] %llu/%llu steps, loss %.3f, teacher %llu answers ",
+                      e.round, width, std::string(filled, '#').c_str(), static_cast<unsigned long long>(e.step),
+                      static_cast<unsigned long long>(e.total_steps), e.lm_loss + 0.0,
+                      static_cast<unsigned long long>(e.teacher_done));
+      } else {
+        std::snprintf(line, sizeof line, "\r  %-70s", e.message.c_str());
+      }
+      std::cerr << line << std::flush;
+      pending_ = true;
+      return;
+    }
+    if (pending_)
+      std::cerr << "\n";
+    pending_ = false;
+    std::cerr << "tailor run: " << e.message << "\n";
+  }
+
+private:
+  bool quiet_, terminal_, pending_ = false;
+};
+
+result<run_config> config_of(const run_options& options) {
+  run_config config;
+  if (options.config_file.empty()) {
+    config = embedded_default_config(options.seed,
+                                     options.out.empty() ? (options.ablation ? "runs/ablation" : "runs/default")
+                                                         : options.out);
+  } else {
+    auto loaded = load_run_config(options.config_file);
+    if (!loaded)
+      return loaded.error();
+    config = std::move(loaded.value());
+    if (!options.out.empty())
+      config.output_dir = options.out;
+    if (config.output_dir.empty())
+      config.output_dir = "runs/" + std::filesystem::path{options.config_file}.stem().string();
+  }
+  config.output_dir = std::filesystem::absolute(config.output_dir).string();
+  if (options.ablation)
+    config = ablation_of(std::move(config));
+  if (options.mode == "round")
+    config.mode = loop_mode::round;
+  else if (options.mode == "continuous")
+    config.mode = loop_mode::continuous;
+  if (options.rounds > 0)
+    config.rounds = options.rounds;
+  return config;
+}
+
+int run_job(const run_options& options) {
+  auto config = config_of(options);
+  if (!config) {
+    std::cerr << "tailor run: " << config.error().message << "\n";
+    return 2;
+  }
+  std::error_code error;
+  std::filesystem::create_directories(config->output_dir, error);
+  if (error) {
+    std::cerr << "tailor run: cannot create " << config->output_dir << ": " << error.message() << "\n";
+    return 1;
+  }
+  // The run directory records exactly what ran.
+  std::ofstream{std::filesystem::path{config->output_dir} / "config.json"} << to_json(*config).dump(2) << "\n";
+
+  caf::actor_system_config system_config;
+  register_message_types(system_config);
+  caf::actor_system system{system_config};
+  progress_printer printer{options.quiet};
+  run_phase last = run_phase::queued;
+  std::string last_message;
   {
-    std::ofstream out{partial, std::ios::trunc};
-    for (const auto& problem : problems)
-      out << to_jsonl_record(problem).dump() << '\n';
-    if (!out.flush())
-      return false;
+    caf::scoped_actor self{system};
+    auto run = spawn_run(system, {.run_id = std::filesystem::path{config->output_dir}.filename().string(),
+                                  .config = *config},
+                         self);
+    bool running = true;
+    self->receive_while([&] { return running; })([&](progress_atom, const progress_event& e) {
+      printer.print(e);
+      last = e.phase;
+      last_message = e.message;
+      running = !is_final(e.phase);
+    });
   }
-  std::error_code ec;
-  std::filesystem::rename(partial, file, ec);
-  return !ec;
-}
-
-int fail(const std::string& message) {
-  std::cerr << "tailor run: " << message << '\n';
-  return 1;
-}
-
-int run_embedded_default(const run_options& options) {
-  using clock = std::chrono::steady_clock;
-  const auto started = clock::now();
-  std::filesystem::create_directories(options.out);
-
-  // 1. Data: disjoint train and test splits of the arith task, written as GSM8K-style JSONL.
-  const auto train_file = options.out / "train.jsonl";
-  const auto test_file = options.out / "test.jsonl";
-  if (!write_jsonl(train_file, generate_arith(options.train_questions, options.seed, arith_split::train)) ||
-      !write_jsonl(test_file, generate_arith(options.test_questions, options.seed, arith_split::test)))
-    return fail("cannot write the datasets under " + options.out.string());
-
-  // 2. Read them back the way any user dataset is read.
-  auto train = load_dataset(train_file, task_kind::arith);
-  auto test = load_dataset(test_file, task_kind::arith);
-  if (!train)
-    return fail(train.error().message);
-  if (!test)
-    return fail(test.error().message);
-
-  // 3. The student's view: prompt prefixes and targets, and the grader agrees with every gold target.
-  std::vector<std::string> corpus;
-  std::size_t graded_correct = 0;
-  for (const auto& example : train.value()) {
-    auto prefix = student_prefix(example.task, example.question);
-    auto target = student_target(example.task, example.gold_rationale, example.answer);
-    graded_correct += answer_matches(extract_answer(target, example.task), example.answer) ? 1 : 0;
-    corpus.push_back("Question: " + example.question + "\nReasoning: " + target);
+  const auto results_file = std::filesystem::path{config->output_dir} / "results.json";
+  std::vector<round_record> rounds;
+  if (std::ifstream in{results_file}) {
+    auto json = nlohmann::json::parse(in, nullptr, false);
+    if (!json.is_discarded())
+      for (const auto& r : json.value("rounds", nlohmann::json::array()))
+        if (auto record = round_record_from_json(r))
+          rounds.push_back(record.value());
   }
-  const std::string demos{default_demos(task_kind::arith)};
-  corpus.push_back(demos);
-
-  // 4. A tokenizer for the student, trained on that text.
-  auto tokenizer = gpu::train_tokenizer(corpus);
-  if (!tokenizer)
-    return fail(tokenizer.error().message);
-  if (auto saved = tokenizer->save(options.out / "tokenizer.model"); !saved)
-    return fail(saved.error().message);
-  std::size_t tokens = 0;
-  for (std::size_t i = 0; i + 1 < corpus.size(); ++i)
-    tokens += tokenizer->encode(corpus[i], true, true).size();
-
-  const auto runtime = gpu::describe_runtime();
-  const auto device = gpu::resolve_device("auto");
-  const double seconds = std::chrono::duration<double>(clock::now() - started).count();
-
-  std::printf("tailor run: embedded default (task arith, built-in teacher, tiny student)\n\n");
-  std::printf("  %-28s %zu train / %zu test (disjoint), %s\n", "questions", train->size(), test->size(),
-              options.out.c_str());
-  std::printf("  %-28s %zu / %zu\n", "gold targets graded correct", graded_correct, train->size());
-  std::printf("  %-28s vocab %d, %.1f tokens per question + rationale\n", "tokenizer",
-              tokenizer->vocab_size(), static_cast<double>(tokens) / static_cast<double>(train->size()));
-  std::printf("  %-28s LibTorch %s on %s, %d thread(s)%s\n", "student device", runtime.torch_version.c_str(),
-              device ? device->c_str() : "?", runtime.threads, runtime.cuda_built ? ", CUDA build" : "");
-  std::printf("  %-28s %.1f s\n\n", "wall time", seconds);
-  std::printf("The student model and the tailored-learning loop are not built yet: this run stops after\n"
-              "preparing and checking the data, prompts and tokenizer.\n");
-  return graded_correct == train->size() ? 0 : 1;
+  if (!rounds.empty())
+    std::cout << "\n" << results_table(rounds) << "\nresults: " << results_file.string() << "\n";
+  if (last == run_phase::failed) {
+    std::cerr << "tailor run: failed: " << last_message << "\n";
+    return 1;
+  }
+  return last == run_phase::finished ? 0 : 1;
 }
 
 } // namespace
@@ -115,13 +156,18 @@ int run_embedded_default(const run_options& options) {
 void add_run_command(CLI::App& app) {
   auto options = std::make_shared<run_options>();
   auto* run = app.add_subcommand("run", "run a tailored-learning job (no config: the embedded default)");
-  run->add_option("--out", options->out, "run directory")->capture_default_str();
-  run->add_option("--seed", options->seed, "seed of the generated data")->capture_default_str();
-  run->add_option("--train-questions", options->train_questions, "size of the training pool")
-      ->capture_default_str();
-  run->add_option("--test-questions", options->test_questions, "size of the held-out set")->capture_default_str();
+  run->add_option("config", options->config_file, "run config JSON (docs/config.md); none: the embedded default");
+  run->add_option("--out", options->out, "run directory (default: runs/default, or runs/<config name>)");
+  run->add_option("--seed", options->seed, "seed of the embedded default")->capture_default_str();
+  run->add_flag("--ablation", options->ablation,
+                "spend the same teacher requests on random questions, plain distillation (no tailored "
+                "feedback, no self-reflection loss)");
+  run->add_option("--mode", options->mode, "round | continuous (overrides the config)")
+      ->check(CLI::IsMember({"round", "continuous"}));
+  run->add_option("--rounds", options->rounds, "rounds (overrides the config)");
+  run->add_flag("--quiet", options->quiet, "print only the outcome and the results table");
   run->callback([options] {
-    if (int status = run_embedded_default(*options); status != 0)
+    if (int status = run_job(*options); status != 0)
       throw CLI::RuntimeError{status};
   });
 }

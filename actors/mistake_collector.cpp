@@ -1,0 +1,90 @@
+#include "actors/mistake_collector.hpp"
+
+#include "io/reflection_pools.hpp"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace tailor {
+namespace {
+
+struct collector_state {
+  example_index problems;
+  mistake_collector_options options;
+  reflection_builder_actor builder;
+  teacher_client_actor teacher;
+  caf::actor coordinator;
+  std::unordered_map<std::string, std::vector<std::string>> seen; // wrong rationales kept per question
+  std::unordered_map<std::uint32_t, std::unordered_set<std::string>> asked; // questions sent, per pass
+};
+
+mistake_collector_actor::behavior_type
+mistake_collector(mistake_collector_actor::stateful_pointer<collector_state> self, example_index problems,
+                  mistake_collector_options options, reflection_builder_actor builder,
+                  teacher_client_actor teacher, caf::actor coordinator) {
+  auto& s = self->state;
+  s.problems = std::move(problems);
+  s.options = options;
+  s.builder = std::move(builder);
+  s.teacher = std::move(teacher);
+  s.coordinator = std::move(coordinator);
+  return {
+      [self](graded_atom, const std::vector<graded_answer>& answers, std::uint32_t pass) {
+        auto& s = self->state;
+        std::uint64_t wrong = 0, fresh = 0, requests = 0;
+        auto& asked = s.asked[pass];
+        for (const auto& answer : answers) {
+          if (answer.correct)
+            continue;
+          ++wrong;
+          auto found = s.problems->find(answer.example_id);
+          if (found == s.problems->end())
+            continue;
+          auto text = collapse_whitespace(answer.reasoning.text);
+          if (text.empty())
+            continue;
+          // A wrong rationale seen before was answered before: the teacher would say the same again.
+          auto& kept = s.seen[answer.example_id];
+          if (std::find(kept.begin(), kept.end(), text) != kept.end())
+            continue;
+          kept.push_back(text);
+          ++fresh;
+          if (kept.size() <= s.options.max_negatives)
+            self->send(s.builder, negative_atom::value, answer.example_id, text);
+          const bool quota_left = s.options.requests_per_pass == 0 || asked.size() < s.options.requests_per_pass;
+          if (!quota_left || !asked.insert(answer.example_id).second)
+            continue;
+          teacher_request request;
+          request.problem = found->second;
+          request.kind = teacher_request_kind::tailored_feedback;
+          request.student_mistake = {.example_id = answer.example_id,
+                                     .question = found->second.question,
+                                     .gold_answer = found->second.answer,
+                                     .wrong_rationale = answer.reasoning,
+                                     .extracted_answer = answer.extracted_answer,
+                                     .weights_version = answer.weights_version};
+          request.samples = s.options.feedback_samples;
+          request.sampling = s.options.sampling;
+          self->send(s.teacher, teach_atom::value, std::move(request));
+          ++requests;
+        }
+        caf::anon_send(s.coordinator, graded_atom::value, pass, static_cast<std::uint64_t>(answers.size()), wrong,
+                   fresh, requests);
+      },
+  };
+}
+
+} // namespace
+
+mistake_collector_actor spawn_mistake_collector(caf::actor_system& system, example_index problems,
+                                                mistake_collector_options options,
+                                                reflection_builder_actor builder,
+                                                teacher_client_actor teacher, caf::actor coordinator) {
+  return system.spawn(mistake_collector, std::move(problems), options, std::move(builder), std::move(teacher),
+                      std::move(coordinator));
+}
+
+} // namespace tailor

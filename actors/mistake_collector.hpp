@@ -1,0 +1,29 @@
+// mistake_collector: from graded answers to the pools and the teacher. Wrong answers are deduplicated per
+// question (at most max_negatives kept), become negatives, and the first mistake of each question in an
+// exam pass goes to the teacher for tailored feedback, up to the pass's quota of requests.
+#pragma once
+
+#include "actors/interfaces.hpp"
+#include "actors/reflection_builder.hpp"
+#include "messages/run_config.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+namespace tailor {
+
+struct mistake_collector_options {
+  std::uint32_t max_negatives = 4;
+  std::uint32_t requests_per_pass = 0; // 0: every mistaken question of a pass
+  std::uint32_t feedback_samples = 1;  // n of each tailored-feedback request
+  sampling_params sampling;
+};
+
+// After each graded batch the coordinator gets (graded_atom, pass, answered, wrong, new mistakes, requests
+// sent): counts of that batch, so it can sum them per pass.
+mistake_collector_actor spawn_mistake_collector(caf::actor_system& system, example_index problems,
+                                                mistake_collector_options options,
+                                                reflection_builder_actor builder,
+                                                teacher_client_actor teacher, caf::actor coordinator);
+
+} // namespace tailor

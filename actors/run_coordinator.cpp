@@ -1,0 +1,484 @@
+// run_coordinator: owns one run. Prepares data, teacher and student, spawns and monitors the loop's five
+// actors, drives round mode (barriers) or continuous mode (pipeline), and writes the run directory.
+#include "actors/gpu_trainer.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/mistake_collector.hpp"
+#include "actors/reflection_builder.hpp"
+#include "actors/run.hpp"
+#include "actors/student_inference.hpp"
+#include "actors/teacher_client.hpp"
+#include "io/run_data.hpp"
+#include "io/run_records.hpp"
+#include "io/teacher_factory.hpp"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+#include <random>
+
+namespace tailor {
+namespace {
+
+namespace fs = std::filesystem;
+using clock_type = std::chrono::steady_clock;
+
+// What the round in hand has produced so far.
+struct round_tally {
+  round_record record;
+  std::uint64_t exam_answers_expected = 0; // round mode: answers the exam pass will grade
+  std::uint64_t exam_answers_graded = 0;
+  bool exam_done = false;
+  // Moving averages of the round's losses (the last ~20 steps weigh most).
+  double loss = 0, triplet_loss = 0;
+  std::uint64_t steps_seen = 0;
+};
+
+struct coordinator_state {
+  run_spec spec;
+  caf::actor listener;
+  run_data data;
+  std::shared_ptr<run_teacher> teacher;
+  reflection_builder_actor builder;
+  teacher_client_actor teacher_client;
+  mistake_collector_actor collector;
+  student_inference_actor student;
+  gpu_trainer_actor trainer;
+  std::unique_ptr<metrics_log> metrics;
+  std::mt19937_64 rng;
+  clock_type::time_point started = clock_type::now();
+
+  std::vector<round_record> rounds; // finished rounds (from the journal on resume)
+  round_tally tally;
+  round_tally pending_close; // continuous mode: the round being evaluated while the next one trains
+  std::uint32_t round = 0;      // the round being trained
+  std::uint64_t outstanding = 0; // teacher requests sent and not answered
+  std::uint64_t teacher_done = 0, teacher_tokens = 0;
+  double teacher_cost = 0;
+  bool teacher_exhausted = false;
+  weights_snapshot newest;
+  // Continuous mode: the exam pass in hand and the version it started from.
+  bool exam_running = false;
+  std::uint64_t exam_started_version = 0;
+  std::uint64_t exam_pass = 0;
+  run_phase phase = run_phase::preparing;
+  bool final = false;
+  clock_type::time_point last_event{};
+  training_metrics last_metrics;
+};
+
+using coordinator_actor = caf::stateful_actor<coordinator_state>;
+
+// The message an actor of the run failed with: its own text when it gave one, else CAF's rendering.
+std::string error_text(caf::actor_system& system, const caf::error& error) {
+  const auto& context = error.context();
+  if (context.match_elements<std::string>())
+    return context.get_as<std::string>(0);
+  return system.render(error);
+}
+
+bool continuous(const coordinator_state& s) {
+  return s.spec.config.mode == loop_mode::continuous;
+}
+bool tailored(const coordinator_state& s) {
+  return s.spec.config.strategy == teacher_strategy::tailored;
+}
+
+std::uint64_t steps_per_round(const run_config& c, std::size_t positives) {
+  if (c.steps_per_round > 0)
+    return c.steps_per_round;
+  const auto batch = std::max<std::uint32_t>(1, c.optimizer.batch_size);
+  return std::max<std::uint64_t>(1, c.epochs_per_round * ((positives + batch - 1) / batch));
+}
+
+progress_event event_of(const coordinator_state& s, std::string message) {
+  progress_event e;
+  e.run_id = s.spec.run_id;
+  e.phase = s.phase;
+  e.round = s.round;
+  e.step = s.last_metrics.step;
+  e.lm_loss = s.last_metrics.lm_loss;
+  e.triplet_loss = s.last_metrics.triplet_loss;
+  e.accuracy = s.rounds.empty() ? -1.0 : s.rounds.back().accuracy;
+  e.mistakes = s.tally.record.mistakes;
+  e.teacher_in_flight = static_cast<std::uint32_t>(s.outstanding);
+  e.teacher_done = s.teacher_done;
+  e.teacher_tokens = s.teacher_tokens;
+  e.teacher_cost_usd = s.teacher_cost;
+  e.message = std::move(message);
+  e.timestamp_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  return e;
+}
+
+void report(coordinator_actor* self, std::string message, std::uint64_t step = 0, std::uint64_t total = 0) {
+  auto& s = self->state;
+  s.last_event = clock_type::now();
+  if (!s.listener)
+    return;
+  auto e = event_of(s, std::move(message));
+  if (total > 0) {
+    e.step = step;
+    e.total_steps = total;
+  }
+  self->send(s.listener, progress_atom::value, std::move(e));
+}
+
+// Progress that comes often (training steps, exam chunks): at most ten events a second.
+bool due(const coordinator_state& s) {
+  return clock_type::now() - s.last_event > std::chrono::milliseconds{100};
+}
+
+void write_results_file(coordinator_state& s, bool finished) {
+  write_results(fs::path{s.spec.config.output_dir} / "results.json", s.spec.run_id,
+                std::string{enum_names<loop_mode>::values[static_cast<int>(s.spec.config.mode)]},
+                std::string{enum_names<teacher_strategy>::values[static_cast<int>(s.spec.config.strategy)]},
+                finished, s.rounds);
+}
+
+void stop_actors(coordinator_actor* self, caf::exit_reason reason) {
+  auto& s = self->state;
+  if (s.teacher)
+    s.teacher->backend().cancel_all();
+  for (const auto& a : {caf::actor_cast<caf::actor>(s.builder), caf::actor_cast<caf::actor>(s.teacher_client),
+                        caf::actor_cast<caf::actor>(s.collector), caf::actor_cast<caf::actor>(s.student),
+                        caf::actor_cast<caf::actor>(s.trainer)})
+    if (a)
+      self->send_exit(a, reason);
+}
+
+void finish(coordinator_actor* self, run_phase phase, std::string message) {
+  auto& s = self->state;
+  if (s.final)
+    return;
+  s.final = true;
+  s.phase = phase;
+  write_results_file(s, phase == run_phase::finished);
+  report(self, std::move(message));
+  stop_actors(self, phase == run_phase::finished ? caf::exit_reason::normal : caf::exit_reason::user_shutdown);
+  self->quit();
+}
+
+void fail(coordinator_actor* self, const std::string& message) {
+  finish(self, run_phase::failed, message);
+}
+
+std::vector<example> sample_questions(coordinator_state& s, const std::vector<example>& pool, std::uint32_t count) {
+  std::vector<example> out = pool;
+  std::shuffle(out.begin(), out.end(), s.rng);
+  if (count > 0 && count < out.size())
+    out.resize(count);
+  return out;
+}
+
+void send_chain_of_thought(coordinator_actor* self, const std::vector<example>& questions, std::uint32_t samples) {
+  auto& s = self->state;
+  for (const auto& q : questions) {
+    teacher_request request;
+    request.problem = q;
+    request.kind = teacher_request_kind::chain_of_thought;
+    request.samples = std::max<std::uint32_t>(1, samples);
+    request.sampling = s.spec.config.teacher.sampling;
+    self->send(s.teacher_client, teach_atom::value, std::move(request));
+    ++s.outstanding;
+    ++s.tally.record.teacher_requests;
+  }
+}
+
+void start_training(coordinator_actor* self) {
+  auto& s = self->state;
+  const auto& c = s.spec.config;
+  s.phase = continuous(s) ? run_phase::pipeline : run_phase::training;
+  const double lr = s.round > 1 && c.optimizer.later_rounds_learning_rate > 0 ? c.optimizer.later_rounds_learning_rate
+                                                                              : c.optimizer.learning_rate;
+  const auto steps = steps_per_round(c, s.data.train.size());
+  s.tally.record.steps = steps;
+  self->send(s.trainer, train_atom::value, s.round, steps, lr,
+             continuous(s) ? std::uint64_t{c.checkpoint_every_steps} : std::uint64_t{0});
+  report(self, "round " + std::to_string(s.round) + ": training " + std::to_string(steps) + " steps", 0, steps);
+}
+
+// Round mode: training starts once the round's exam and teacher requests are all answered.
+void maybe_start_round_training(coordinator_actor* self) {
+  auto& s = self->state;
+  if (continuous(s) || s.phase == run_phase::training || s.outstanding > 0)
+    return;
+  if (s.round > 1 && tailored(s) && !s.tally.exam_done)
+    return;
+  if (s.round == 1)
+    self->send(s.builder, done_atom::value);
+  start_training(self);
+}
+
+void start_exam_pass(coordinator_actor* self) {
+  auto& s = self->state;
+  const auto& c = s.spec.config;
+  auto questions = sample_questions(s, s.data.train, c.exam.questions);
+  s.tally.exam_answers_expected += questions.size() * std::max<std::uint32_t>(1, c.exam.samples);
+  s.tally.record.exam_questions += questions.size();
+  s.exam_running = true;
+  s.exam_started_version = s.newest.version;
+  ++s.exam_pass;
+  self->send(s.student, exam_atom::value, std::move(questions), c.seed * 1000003 + s.exam_pass, s.round);
+}
+
+// The teacher work that opens round `round`: chain of thought for round 1; then, for the method, an exam whose
+// mistakes go to the teacher (round mode; continuous mode examines all along), or for the ablation the same
+// number of requests for random questions.
+void open_round(coordinator_actor* self, std::uint32_t round) {
+  auto& s = self->state;
+  const auto& c = s.spec.config;
+  s.round = round;
+  s.tally = {};
+  s.tally.record.round = round;
+  if (round == 1) {
+    s.phase = run_phase::chain_of_thought;
+    auto questions = sample_questions(s, s.data.train, c.teacher.initial_questions);
+    send_chain_of_thought(self, questions, c.teacher.chain_of_thought_samples);
+    report(self, "round 1: the teacher writes rationales for " + std::to_string(questions.size()) + " questions");
+    if (continuous(s))
+      start_training(self);
+    else
+      maybe_start_round_training(self);
+    return;
+  }
+  if (!tailored(s)) {
+    s.phase = continuous(s) ? run_phase::pipeline : run_phase::chain_of_thought;
+    auto questions = sample_questions(s, s.data.train, c.teacher.requests_per_round);
+    send_chain_of_thought(self, questions, c.teacher.tailored_feedback_samples);
+    report(self, "round " + std::to_string(round) + ": " + std::to_string(questions.size()) +
+                     " random questions to the teacher (ablation)");
+    if (continuous(s))
+      start_training(self);
+    else
+      maybe_start_round_training(self);
+    return;
+  }
+  if (continuous(s)) {
+    if (!s.exam_running)
+      start_exam_pass(self);
+    start_training(self);
+    return;
+  }
+  s.phase = run_phase::exam;
+  start_exam_pass(self);
+  report(self, "round " + std::to_string(round) + ": exam on " + std::to_string(s.tally.record.exam_questions) +
+                   " training questions");
+}
+
+void close_round(coordinator_actor* self, double accuracy, std::uint64_t version) {
+  auto& s = self->state;
+  auto& r = s.tally.record;
+  r.accuracy = accuracy;
+  r.weights_version = version;
+  r.loss = s.tally.loss;
+  r.triplet_loss = s.tally.triplet_loss;
+  r.wall_seconds = std::chrono::duration<double>(clock_type::now() - s.started).count();
+  if (auto appended = append_journal(fs::path{s.spec.config.output_dir} / "journal.jsonl", r); !appended)
+    return fail(self, appended.error().message);
+  s.rounds.push_back(r);
+  write_results_file(s, false);
+  char text[160];
+  std::snprintf(text, sizeof text, "round %u: held-out accuracy %.1f%%, %llu mistakes, %llu teacher requests",
+                r.round, 100.0 * accuracy, static_cast<unsigned long long>(r.mistakes),
+                static_cast<unsigned long long>(r.teacher_requests));
+  report(self, text);
+  if (r.round >= s.spec.config.rounds)
+    return finish(self, run_phase::finished, "finished: " + std::to_string(s.rounds.size()) + " rounds");
+  if (!continuous(s))
+    open_round(self, r.round + 1);
+}
+
+caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor listener) {
+  auto& s = self->state;
+  s.spec = std::move(spec);
+  s.listener = std::move(listener);
+  s.rng.seed(s.spec.config.seed);
+  self->set_down_handler([self](const caf::down_msg& down) {
+    if (self->state.final)
+      return;
+    fail(self, down.reason ? error_text(self->system(), down.reason) : "an actor of the run stopped unexpectedly");
+  });
+  self->set_exit_handler([self](const caf::exit_msg& exit) {
+    if (exit.reason)
+      finish(self, run_phase::cancelled, "cancelled");
+  });
+  self->send(self, prepare_atom::value);
+  return {
+      [self](prepare_atom) {
+        auto& s = self->state;
+        report(self, "preparing data, teacher and student");
+        auto data = prepare_run_data(s.spec.config);
+        if (!data)
+          return fail(self, data.error().message);
+        s.data = std::move(data.value());
+        auto teacher = make_run_teacher(s.spec.config, s.data.train_files);
+        if (!teacher)
+          return fail(self, teacher.error().message);
+        s.teacher = std::move(teacher.value());
+        auto journal = read_journal(fs::path{s.spec.config.output_dir} / "journal.jsonl");
+        if (!journal)
+          return fail(self, journal.error().message);
+        s.rounds = std::move(journal.value());
+        s.metrics = std::make_unique<metrics_log>(fs::path{s.spec.config.output_dir} / "metrics.jsonl");
+        const auto& c = s.spec.config;
+        auto self_handle = caf::actor_cast<caf::actor>(self);
+        s.builder = spawn_reflection_builder(
+            self->system(), s.data.index,
+            {.pools = {.max_positives = c.reflection.max_positives,
+                       .max_negatives = c.reflection.max_negatives,
+                       .triplets = tailored(s) && c.loss.lambda > 0,
+                       .demos = c.prompts.demos},
+             .fresh_share = c.reflection.fresh_share,
+             .min_questions = c.optimizer.batch_size,
+             .seed = c.seed});
+        s.teacher_client = spawn_teacher_client(self->system(), s.teacher, s.builder, self_handle);
+        s.collector = spawn_mistake_collector(self->system(), s.data.index,
+                                              {.max_negatives = c.reflection.max_negatives,
+                                               .requests_per_pass = c.teacher.requests_per_round,
+                                               .feedback_samples = c.teacher.tailored_feedback_samples,
+                                               .sampling = c.teacher.sampling},
+                                              s.builder, s.teacher_client, self_handle);
+        s.student = spawn_student_inference(self->system(), c, s.collector, self_handle);
+        s.trainer = spawn_gpu_trainer(self->system(), c, s.data.index, s.builder, self_handle);
+        for (const auto& a : {caf::actor_cast<caf::actor>(s.builder), caf::actor_cast<caf::actor>(s.teacher_client),
+                              caf::actor_cast<caf::actor>(s.collector), caf::actor_cast<caf::actor>(s.student),
+                              caf::actor_cast<caf::actor>(s.trainer)})
+          self->monitor(a);
+        if (!s.rounds.empty() && s.rounds.back().round >= c.rounds)
+          return finish(self, run_phase::finished, "finished earlier: " + std::to_string(s.rounds.size()) + " rounds");
+        const std::string resume_dir = s.rounds.empty() ? "" : s.rounds.back().checkpoint;
+        self->request(s.trainer, caf::infinite, prepare_atom::value, resume_dir)
+            .then(
+                [self, resume_dir](const weights_snapshot& v0) {
+                  auto& s = self->state;
+                  s.newest = v0;
+                  self->send(s.student, snapshot_atom::value, v0);
+                  if (resume_dir.empty())
+                    return open_round(self, 1);
+                  self->request(s.builder, caf::infinite, resume_atom::value, resume_dir)
+                      .then([self](bool restored) {
+                        auto& s = self->state;
+                        if (!restored)
+                          return fail(self, "resume: the pools saved with " + s.rounds.back().checkpoint +
+                                                " cannot be read");
+                        report(self, "resumed after round " + std::to_string(s.rounds.back().round));
+                        open_round(self, s.rounds.back().round + 1);
+                      });
+                },
+                [self](const caf::error& error) { fail(self, error_text(self->system(), error)); });
+      },
+      [self](answered_atom, const teacher_reply& reply) {
+        auto& s = self->state;
+        if (s.outstanding > 0)
+          --s.outstanding;
+        ++s.teacher_done;
+        const auto tokens = reply.usage.prompt_tokens + reply.usage.completion_tokens;
+        s.teacher_tokens += tokens;
+        s.teacher_cost += reply.usage.cost_usd;
+        s.tally.record.teacher_tokens += tokens;
+        s.tally.record.teacher_cost_usd += reply.usage.cost_usd;
+        s.tally.record.teacher_rationales += reply.rationales.size();
+        if (!reply.ok()) {
+          if (reply.error.find("budget") == std::string::npos)
+            return fail(self, "teacher: " + reply.error);
+          if (!s.teacher_exhausted)
+            report(self, "teacher: " + reply.error + "; training goes on with what it has");
+          s.teacher_exhausted = true;
+        }
+        if (due(s))
+          report(self, "teacher answered " + std::to_string(s.teacher_done) + " requests");
+        // Continuous mode trains while round 1's rationales arrive; once they are all in, every later one is
+        // fresh (the builder oversamples it).
+        if (continuous(s) && s.round == 1 && s.outstanding == 0)
+          self->send(s.builder, done_atom::value);
+        maybe_start_round_training(self);
+      },
+      [self](graded_atom, std::uint32_t, std::uint64_t answered, std::uint64_t wrong, std::uint64_t mistakes,
+             std::uint64_t requests) {
+        auto& s = self->state;
+        s.tally.exam_answers_graded += answered;
+        s.tally.record.wrong_answers += wrong;
+        s.tally.record.mistakes += mistakes;
+        s.tally.record.teacher_requests += requests;
+        s.outstanding += requests;
+        if (!continuous(s) && s.tally.exam_answers_graded >= s.tally.exam_answers_expected) {
+          s.tally.exam_done = true;
+          s.phase = run_phase::tailored_feedback;
+          report(self, "round " + std::to_string(s.round) + ": " + std::to_string(s.tally.record.mistakes) +
+                           " mistakes; " + std::to_string(s.outstanding) + " teacher answers pending");
+          maybe_start_round_training(self);
+        }
+      },
+      [self](exam_atom, std::uint32_t, std::uint64_t questions, std::uint64_t) {
+        if (due(self->state))
+          report(self, "exam: " + std::to_string(questions) + " more questions answered");
+      },
+      [self](done_atom, exam_atom, std::uint32_t) {
+        auto& s = self->state;
+        s.exam_running = false;
+        // Continuous mode: the next pass waits for weights newer than the last pass's, so that it never
+        // examines the same weights twice.
+        if (continuous(s) && tailored(s) && s.phase == run_phase::pipeline && s.newest.version > s.exam_started_version)
+          start_exam_pass(self);
+      },
+      [self](metrics_atom, const training_metrics& m) {
+        auto& s = self->state;
+        s.last_metrics = m;
+        const auto elapsed = std::chrono::duration<double>(clock_type::now() - s.started).count();
+        s.metrics->append(m, elapsed);
+        auto& t = s.tally;
+        const double keep = t.steps_seen == 0 ? 0.0 : 0.95;
+        t.loss = keep * t.loss + (1 - keep) * m.total_loss;
+        t.triplet_loss = keep * t.triplet_loss + (1 - keep) * m.triplet_loss;
+        ++t.steps_seen;
+        if (due(s))
+          report(self, "round " + std::to_string(s.round) + ": training", s.tally.steps_seen, s.tally.record.steps);
+      },
+      [self](snapshot_atom, const weights_snapshot& snapshot, std::uint32_t round, bool round_end) {
+        auto& s = self->state;
+        s.newest = snapshot;
+        self->send(s.student, snapshot_atom::value, snapshot);
+        if (continuous(s) && tailored(s) && !s.exam_running && s.round >= 2)
+          start_exam_pass(self);
+        if (!round_end)
+          return;
+        self->request(s.builder, caf::infinite, checkpoint_atom::value, snapshot.checkpoint_dir)
+            .then([self, snapshot, round](bool saved) {
+              auto& s = self->state;
+              if (!saved)
+                return fail(self, "cannot save the pools with " + snapshot.checkpoint_dir);
+              s.tally.record.checkpoint = snapshot.checkpoint_dir;
+              s.phase = continuous(s) ? run_phase::pipeline : run_phase::evaluating;
+              self->send(s.student, eval_atom::value, sample_questions(s, s.data.test, s.spec.config.exam.eval_questions),
+                         snapshot, round);
+              // Continuous mode trains on while the round is evaluated.
+              if (continuous(s) && round < s.spec.config.rounds) {
+                s.pending_close = s.tally;
+                open_round(self, round + 1);
+              }
+            });
+      },
+      [self](eval_atom, std::uint32_t round, double accuracy, std::uint64_t version) {
+        auto& s = self->state;
+        if (continuous(s) && round < s.round) {
+          std::swap(s.tally, s.pending_close);
+          close_round(self, accuracy, version);
+          std::swap(s.tally, s.pending_close);
+          return;
+        }
+        close_round(self, accuracy, version);
+      },
+      [self](stop_atom) { finish(self, run_phase::cancelled, "cancelled"); },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_run(caf::actor_system& system, run_spec spec, caf::actor listener) {
+  return system.spawn(run_coordinator, std::move(spec), std::move(listener));
+}
+
+} // namespace tailor

@@ -1,0 +1,21 @@
+// student_inference (detached: it blocks in LibTorch): the exam and the evaluation, each with a weights
+// snapshot it loads from its checkpoint directory.
+#pragma once
+
+#include "actors/interfaces.hpp"
+#include "messages/run_config.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+namespace tailor {
+
+// Exam answers go to `collector` as (graded_atom, answers, pass), a chunk of exam.batch_size questions at a
+// time; each chunk uses the newest snapshot received so far, so a long exam follows the trainer. To the
+// coordinator: (exam_atom, pass, answered questions, weights version) after each chunk, then
+// (done_atom, exam_atom, pass) at the end of the pass; (eval_atom, round, accuracy, weights version) after an
+// evaluation. A checkpoint that cannot be loaded ends the actor with an error the coordinator reports.
+student_inference_actor spawn_student_inference(caf::actor_system& system, run_config config,
+                                                mistake_collector_actor collector, caf::actor coordinator);
+
+} // namespace tailor

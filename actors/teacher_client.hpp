@@ -1,0 +1,21 @@
+// teacher_client: puts teacher requests to the run's teacher (built-in or HTTP, cached, budgeted) and routes
+// the answer-correct rationales to the reflection builder.
+#pragma once
+
+#include "actors/interfaces.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include <memory>
+
+namespace tailor {
+
+class run_teacher;
+
+// The actor shares `teacher` with the coordinator; the last one to let go destroys it, after its callbacks. Each answer goes to `builder` as (positive_atom, reply), and to
+// `coordinator` as (answered_atom, reply) so it can count requests, tokens and cost.
+teacher_client_actor spawn_teacher_client(caf::actor_system& system, std::shared_ptr<run_teacher> teacher,
+                                          reflection_builder_actor builder, caf::actor coordinator);
+
+} // namespace tailor

@@ -1,0 +1,120 @@
+#include "gpu/student_exam.hpp"
+
+#include "gpu/generation.hpp"
+#include "io/answer_extraction.hpp"
+#include "io/prompts.hpp"
+#include "io/text.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <unordered_set>
+
+namespace tailor::gpu {
+
+int default_max_new_tokens(task_kind task) {
+  switch (task) {
+  case task_kind::gsm8k:
+    return 256;
+  case task_kind::svamp:
+  case task_kind::multiarith:
+    return 192;
+  case task_kind::csqa:
+    return 96;
+  case task_kind::strategyqa:
+  case task_kind::arith:
+    return 128;
+  }
+  return 128;
+}
+
+exam_options exam_options_from(const run_config& config, bool greedy, std::uint64_t seed) {
+  exam_options options;
+  options.greedy = greedy;
+  options.samples = greedy ? 1 : static_cast<int>(std::max<std::uint32_t>(1, config.exam.samples));
+  options.temperature = config.exam.temperature;
+  options.top_k = static_cast<int>(config.exam.top_k);
+  options.max_new_tokens = greedy ? (config.exam.eval_max_new_tokens > 0
+                                         ? static_cast<int>(config.exam.eval_max_new_tokens)
+                                         : default_max_new_tokens(config.data.task))
+                                  : static_cast<int>(config.exam.max_new_tokens);
+  options.batch_size = static_cast<int>(std::max<std::uint32_t>(1, config.exam.batch_size));
+  options.seed = seed;
+  options.demos = config.prompts.demos;
+  return options;
+}
+
+std::string reasoning_of(std::string_view generated) {
+  const auto text = generated.substr(0, blank_line_start(generated));
+  const auto answer_line = text.find("\nAnswer");
+  return std::string{text::trim(text.substr(0, answer_line))};
+}
+
+result<std::vector<graded_answer>> sit_exam(llama_for_causal_lm& model, const tokenizer& tokens,
+                                            std::span<const example> questions, const exam_options& options,
+                                            std::uint64_t weights_version,
+                                            const std::function<bool(std::size_t, std::size_t)>& progress) {
+  generation_options generation;
+  generation.sampling.greedy = options.greedy;
+  generation.sampling.temperature = options.temperature;
+  generation.sampling.top_k = options.top_k;
+  generation.max_new_tokens = options.max_new_tokens;
+  generation.samples_per_prompt = options.greedy ? 1 : options.samples;
+  generation.seed = options.seed;
+
+  std::vector<std::vector<int>> prompts;
+  prompts.reserve(questions.size());
+  for (const auto& item : questions)
+    prompts.push_back(tokens.encode(student_prefix(item.task, item.question, options.demos), /*add_bos=*/true));
+  // Similar lengths together waste little on padding.
+  std::vector<std::size_t> order(questions.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return prompts[a].size() > prompts[b].size(); });
+
+  std::vector<std::vector<graded_answer>> by_question(questions.size());
+  const auto batch = static_cast<std::size_t>(std::max(1, options.batch_size));
+  std::size_t done = 0;
+  for (std::size_t first = 0; first < order.size(); first += batch) {
+    const std::size_t last = std::min(order.size(), first + batch);
+    std::vector<std::vector<int>> batch_prompts;
+    for (std::size_t i = first; i < last; ++i)
+      batch_prompts.push_back(prompts[order[i]]);
+    generation.seed = options.seed + first; // each batch its own stream, the same for the same seed
+    auto out = generate(model, tokens, batch_prompts, generation);
+    if (!out)
+      return out.error();
+    for (std::size_t i = first; i < last; ++i) {
+      const auto& item = questions[order[i]];
+      for (auto& answer : (*out)[i - first]) {
+        graded_answer graded;
+        graded.example_id = item.id;
+        graded.reasoning = {.text = reasoning_of(answer.text),
+                            .source = rationale_source::student,
+                            .tokens = static_cast<std::uint32_t>(answer.token_count)};
+        graded.extracted_answer = extract_answer(answer.text, item.task);
+        graded.correct = answer_matches(graded.extracted_answer, item.answer);
+        graded.weights_version = weights_version;
+        by_question[order[i]].push_back(std::move(graded));
+      }
+    }
+    done = last;
+    if (progress && !progress(done, questions.size()))
+      break;
+  }
+  std::vector<graded_answer> answers;
+  for (auto& list : by_question)
+    for (auto& answer : list)
+      answers.push_back(std::move(answer));
+  return answers;
+}
+
+double accuracy_of(std::span<const graded_answer> answers) {
+  std::unordered_set<std::string> seen;
+  std::size_t correct = 0;
+  for (const auto& answer : answers)
+    if (seen.insert(answer.example_id).second && answer.correct)
+      ++correct;
+  return seen.empty() ? 0.0 : static_cast<double>(correct) / static_cast<double>(seen.size());
+}
+
+} // namespace tailor::gpu

@@ -1,0 +1,63 @@
+#include "io/embedded_default.hpp"
+
+#include "io/prompts.hpp"
+
+namespace tailor {
+
+run_config embedded_default_config(std::uint64_t seed, const std::string& output_dir) {
+  run_config c;
+  c.seed = seed;
+  c.output_dir = output_dir;
+  c.device = "cpu";
+  c.threads = 1; // one thread each for the trainer and the exam: on 2 cores they overlap
+  c.mode = loop_mode::continuous;
+  c.rounds = 3;
+
+  c.data.task = task_kind::arith;
+  c.data.generated_train_size = 6000;
+  c.data.generated_test_size = 300;
+  c.data.arith_min_operations = 1;
+  c.data.arith_max_operations = 3;
+  c.data.arith_max_operand = 5;
+  c.data.arith_max_factor = 3;
+  c.prompts.demos = std::string{no_demos};
+
+  c.student.dim = 192;
+  c.student.layers = 4;
+  c.student.heads = 4;
+  c.student.kv_heads = 4;
+  c.student.vocab_size = 384;
+  c.student.max_seq_len = 256;
+
+  c.teacher.kind = teacher_kind::builtin;
+  c.teacher.initial_questions = 800;
+  c.teacher.requests_per_round = 400;
+  c.teacher.chain_of_thought_samples = 2;
+  c.teacher.tailored_feedback_samples = 1;
+
+  c.exam.samples = 2;
+  c.exam.questions = 800;
+  c.exam.max_new_tokens = 80;
+  c.exam.batch_size = 48;
+  c.exam.eval_max_new_tokens = 80;
+
+  c.reflection.fresh_share = 0.5;
+
+  c.optimizer.learning_rate = 3e-3;
+  c.optimizer.later_rounds_learning_rate = 1e-3;
+  c.optimizer.warmup_steps = 30;
+  c.optimizer.batch_size = 16;
+  c.optimizer.schedule = lr_schedule::cosine;
+  c.optimizer.min_lr_ratio = 0.1;
+  c.steps_per_round = 300;
+  c.checkpoint_every_steps = 100;
+  return c;
+}
+
+run_config ablation_of(run_config config) {
+  config.strategy = teacher_strategy::random;
+  config.loss.lambda = 0;
+  return config;
+}
+
+} // namespace tailor

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# `tailor run` end to end with a micro config: the real actors in round and continuous mode, the ablation,
+# resume after a crash (kill -9), and the clear failures (bad config, unreachable teacher, broken student).
+# Usage: cli_run_test.sh TAILOR
+set -euo pipefail
+
+tailor=$(realpath "${1:?usage: cli_run_test.sh PATH_TO_TAILOR}")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export TAILOR_TEACHER_CACHE="$work/teacher-cache.sqlite"
+
+fail() {
+  echo "FAILED: $*" >&2
+  exit 1
+}
+
+# Runs a command that must exit with status $1, keeping its stdout and stderr in $work/out.
+expect_status() {
+  local expected=$1
+  shift
+  local status=0
+  timeout 120 "$@" >"$work/out" 2>&1 || status=$?
+  if [[ $status -ne $expected ]]; then
+    cat "$work/out" >&2
+    fail "\`$*\` exited $status, expected $expected"
+  fi
+}
+
+expect_output() {
+  grep -q -- "$1" "$work/out" || { cat "$work/out" >&2; fail "output lacks \"$1\""; }
+}
+
+# results.json: N rounds, each accuracy a fraction, rounds numbered 1..N, the given mode and strategy.
+check_results() {
+  local dir=$1 rounds=$2 mode=$3 strategy=$4
+  python3 - "$dir" "$rounds" "$mode" "$strategy" <<'PY' || fail "results of $1"
+import json, os, sys
+d, n, mode, strategy = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+r = json.load(open(os.path.join(d, "results.json")))
+assert r["finished"] is True, r
+assert r["mode"] == mode and r["strategy"] == strategy, (r["mode"], r["strategy"])
+assert [x["round"] for x in r["rounds"]] == list(range(1, n + 1)), r["rounds"]
+for x in r["rounds"]:
+    assert 0.0 <= x["accuracy"] <= 1.0, x
+    assert x["steps"] > 0 and x["teacher_requests"] > 0, x
+    assert os.path.isfile(os.path.join(x["checkpoint"], "config.json")), x["checkpoint"]
+    assert os.path.isfile(os.path.join(x["checkpoint"], "pools.json")), x["checkpoint"]
+journal = [json.loads(l) for l in open(os.path.join(d, "journal.jsonl")) if l.strip()]
+assert [x["round"] for x in journal] == list(range(1, n + 1)), journal
+metrics = [json.loads(l) for l in open(os.path.join(d, "metrics.jsonl")) if l.strip()]
+assert len(metrics) == sum(x["steps"] for x in r["rounds"]), (len(metrics), r["rounds"])
+PY
+}
+
+cd "$work"
+cat >micro.json <<'JSON'
+{
+  // A few thousand parameters, 50 problems: the whole loop in seconds.
+  "data": {"task": "arith", "generated_train_size": 50, "generated_test_size": 20, "arith_max_operations": 2},
+  "prompts": {"demos": "none"},
+  "student": {"dim": 32, "layers": 1, "heads": 2, "kv_heads": 2, "vocab_size": 128, "max_seq_len": 256},
+  "teacher": {"kind": "builtin", "initial_questions": 30, "requests_per_round": 10},
+  "exam": {"samples": 2, "questions": 20, "max_new_tokens": 40, "eval_max_new_tokens": 40, "batch_size": 16},
+  "optimizer": {"learning_rate": 0.003, "warmup_steps": 2, "batch_size": 8},
+  "rounds": 2, "steps_per_round": 10, "checkpoint_every_steps": 5, "mode": "round", "device": "cpu",
+  "threads": 1
+}
+JSON
+
+# 1. Round mode: the paper's barriers. The second round's exam finds mistakes and the teacher answers them.
+expect_status 0 "$tailor" run micro.json --out round
+expect_output "round 2: exam on 20 training questions"
+expect_output "held-out accuracy"
+check_results round 2 round tailored
+python3 -c 'import json,sys; r=json.load(open("round/results.json"))["rounds"][1]; sys.exit(0 if r["mistakes"] > 0 and r["exam_questions"] == 20 else 1)' ||
+  fail "round 2 of round mode examined nothing"
+[[ -f round/config.json && -f round/checkpoints/round-2/model.safetensors ]] || fail "round mode left no checkpoint"
+
+# 2. Continuous mode: the same actors as a pipeline.
+expect_status 0 "$tailor" run micro.json --mode continuous --rounds 3 --out continuous
+check_results continuous 3 continuous tailored
+
+# 3. The ablation: random questions, plain distillation, the same number of teacher requests per round.
+expect_status 0 "$tailor" run micro.json --ablation --out ablation
+check_results ablation 2 round random
+python3 - <<'PY' || fail "the ablation spent another budget than the method"
+import json
+a = json.load(open("ablation/results.json"))["rounds"]
+m = json.load(open("round/results.json"))["rounds"]
+assert [x["teacher_requests"] for x in a] == [x["teacher_requests"] for x in m], (a, m)
+assert all(x["triplet_loss"] == 0 for x in a), a
+PY
+
+# 4. Resume: a finished round survives; a second call on the same directory goes on from there.
+expect_status 0 "$tailor" run micro.json --rounds 1 --out resumed
+expect_status 0 "$tailor" run micro.json --rounds 3 --out resumed
+expect_output "resumed after round 1"
+check_results resumed 3 round tailored
+
+# 5. kill -9 in the middle of a longer run, then a restart: it resumes from its last round, no file is torn.
+sed 's/"steps_per_round": 10/"steps_per_round": 150/' micro.json >longer.json
+"$tailor" run longer.json --rounds 3 --out killed >killed.log 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+  [[ -s killed/journal.jsonl ]] && break
+  sleep 0.1
+done
+[[ -s killed/journal.jsonl ]] || { kill -9 $pid; cat killed.log >&2; fail "the longer run never finished a round"; }
+kill -9 $pid
+wait $pid 2>/dev/null || true
+expect_status 0 "$tailor" run longer.json --rounds 3 --out killed
+expect_output "resumed after round"
+check_results killed 3 round tailored
+
+# 6. Clear failures, never a hang.
+echo '{"exam": {"smaples": 4}}' >typo.json
+expect_status 2 "$tailor" run typo.json --out typo
+expect_output 'exam.smaples: unknown key; did you mean "samples"?'
+
+# The teacher is unreachable: a closed port, no retries.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 - "$port" <<'PY'
+import json, sys
+c = json.loads("".join(l for l in open("micro.json") if not l.strip().startswith("//")))
+c["teacher"].update({"kind": "openai_compatible", "base_url": f"http://127.0.0.1:{sys.argv[1]}/v1",
+                     "model": "m", "api_key_env": "", "max_retries": 0, "request_timeout_ms": 2000})
+json.dump(c, open("unreachable.json", "w"))
+PY
+expect_status 1 "$tailor" run unreachable.json --out unreachable
+expect_output "failed: teacher:"
+expect_output "127.0.0.1:$port"
+
+# A student checkpoint that cannot be loaded: the trainer stops and the run says why.
+mkdir -p broken && echo '{"model_type": "llama"}' >broken/config.json && echo garbage >broken/tokenizer.model
+python3 -c '
+import json; c = json.loads("".join(l for l in open("micro.json") if not l.strip().startswith("//")))
+c["student"] = {"checkpoint_dir": "broken"}; json.dump(c, open("broken.json", "w"))'
+expect_status 1 "$tailor" run broken.json --out broken-run
+expect_output "failed: trainer:"
+echo "cli run: all checks passed"
