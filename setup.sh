@@ -18,6 +18,7 @@ apt_packages=(
   build-essential cmake ninja-build pkg-config ccache git python3 python3-venv
   libcaf-dev libsentencepiece-dev libboost-dev libboost-system-dev libssl-dev nlohmann-json3-dev
   catch2 libcli11-dev libspdlog-dev libsqlite3-dev libjs-chart.js
+  chromium # only for the dashboard's browser test (tests/dashboard_browser_test.sh), which skips without it
 )
 
 install_debian_packages() {

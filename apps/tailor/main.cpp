@@ -1,5 +1,6 @@
 // `tailor`: the command-line entry point; each subcommand lives in its own file.
 #include "apps/tailor/cache_command.hpp"
+#include "apps/tailor/client_commands.hpp"
 #include "apps/tailor/data_commands.hpp"
 #include "apps/tailor/model_commands.hpp"
 #include "apps/tailor/run_command.hpp"
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   tailor::cli::add_model_commands(app);
   tailor::cli::add_teacher_serve_command(app);
   tailor::cli::add_cache_command(app);
+  tailor::cli::add_client_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The dashboard in a real browser: starts tailord-simulated and a micro run, loads the run list and the run's
+# page in headless Chromium while the run goes, and checks that the run and its live numbers appear; keeps
+# screenshots. Usage: dashboard_browser_test.sh TAILORD_SIMULATED ARTIFACT_DIR
+# Exits 77 (skipped) when Chromium is not installed (Debian: apt-get install chromium).
+set -euo pipefail
+
+tailord=${1:?usage: dashboard_browser_test.sh TAILORD_SIMULATED ARTIFACT_DIR}
+artifacts=${2:?usage: dashboard_browser_test.sh TAILORD_SIMULATED ARTIFACT_DIR}
+browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
+if [[ -z $browser ]]; then
+  echo "SKIPPED: no chromium on PATH (Debian: apt-get install chromium)"
+  exit 77
+fi
+work=$(mktemp -d)
+daemon_pid=""
+cleanup() {
+  if [[ -n $daemon_pid ]]; then kill -TERM "$daemon_pid" 2>/dev/null || true; wait "$daemon_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAILED: $*" >&2
+  [[ -f $work/daemon.err ]] && sed 's/^/  daemon: /' "$work/daemon.err" >&2
+  exit 1
+}
+mkdir -p "$artifacts"
+
+"$tailord" --data-dir "$work/data" --listen 127.0.0.1:0 --simulate-step-ms 150 >"$work/daemon.out" 2>"$work/daemon.err" &
+daemon_pid=$!
+port=""
+for _ in $(seq 100); do
+  port=$(grep -o '127.0.0.1:[0-9]*' "$work/daemon.out" 2>/dev/null | cut -d: -f2 || true)
+  [[ -n $port ]] && break
+  sleep 0.05
+done
+[[ -n $port ]] || fail "tailord did not start"
+base="http://127.0.0.1:$port"
+curl --silent --fail --max-time 5 -X POST "$base/v1/runs?id=browser-run" \
+  --data-binary '{"rounds": 3, "steps_per_round": 60}' >/dev/null || fail "cannot submit"
+sleep 1
+export DBUS_SESSION_BUS_ADDRESS=disabled: # no session bus here: saves Chromium seconds of retries
+
+# Headless Chromium prints the DOM once the page has settled and its virtual time budget (timers) is spent;
+# the daemon's events keep arriving meanwhile in real time.
+render() { # URL OUTPUT.html SCREENSHOT.png
+  local flags=(--headless --no-sandbox --disable-gpu --disable-dev-shm-usage --hide-scrollbars
+               --window-size=1280,1500 --virtual-time-budget=2500)
+  timeout 60 "$browser" "${flags[@]}" --dump-dom "$1" >"$2" 2>>"$work/browser.err" || fail "chromium failed on $1"
+  timeout 60 "$browser" "${flags[@]}" --screenshot="$3" "$1" >/dev/null 2>>"$work/browser.err" ||
+    fail "chromium could not take a screenshot of $1"
+}
+attribute() { grep -o "$1=\"[^\"]*\"" "$2" | head -n1 | cut -d'"' -f2; }
+
+render "$base/" "$work/list.html" "$artifacts/dashboard_runs.png"
+grep -q 'data-run="browser-run"' "$work/list.html" || fail "the run list does not show the run"
+
+render "$base/#/runs/browser-run" "$work/run.html" "$artifacts/dashboard_run.png"
+grep -q '<span id="run-id">browser-run</span>' "$work/run.html" || fail "the run page does not name the run"
+events=$(attribute data-events "$work/run.html")
+points=$(attribute data-points "$work/run.html")
+step=$(grep -o 'data-field="step">[^<]*' "$work/run.html" | head -n1 | cut -d'>' -f2)
+phase=$(grep -o 'id="run-phase"[^>]*>[^<]*' "$work/run.html" | head -n1 | sed 's/.*>//')
+echo "run page: phase $phase, step $step, $events websocket messages, $points loss points"
+[[ ${events:-0} -ge 2 ]] || fail "the run page got no live update after the state (messages: ${events:-none})"
+[[ ${points:-0} -ge 1 ]] || fail "the loss chart has no points"
+[[ $step != "-" && -n $step ]] || fail "the step is not shown"
+[[ -s $artifacts/dashboard_run.png ]] || fail "no screenshot"
+
+# Later, the run has moved on and the page shows its newer numbers, then its results.
+sleep 2
+render "$base/#/runs/browser-run" "$work/run2.html" "$artifacts/dashboard_run_later.png"
+points2=$(attribute data-points "$work/run2.html")
+echo "later: $points2 loss points"
+[[ ${points2:-0} -gt ${points:-0} ]] || fail "the loss chart did not grow ($points -> $points2)"
+for _ in $(seq 600); do
+  curl --silent "$base/v1/runs/browser-run" | grep -q '"phase":"finished"' && break
+  sleep 0.1
+done
+render "$base/#/runs/browser-run" "$work/run3.html" "$artifacts/dashboard_run_finished.png"
+grep -q 'data-phase="finished"' "$work/run3.html" || fail "the finished run is not shown as finished"
+rows=$(grep -o '<tbody id="result-rows">.*</tbody>' "$work/run3.html" | grep -o '<tr>' | wc -l)
+[[ $rows -eq 3 ]] || fail "the results table has $rows rows, not 3"
+echo "ok: screenshots in $artifacts"
