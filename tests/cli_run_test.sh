@@ -112,7 +112,42 @@ expect_status 0 "$tailor" run longer.json --rounds 3 --out killed
 expect_output "resumed after round"
 check_results killed 3 round tailored
 
-# 6. Clear failures, never a hang.
+# 6. The real HTTP path: the teacher behind `tailor teacher-serve`, its answers in the answer cache. A second
+# run of the same work pays nothing for what the first one was answered, and `tailor cache stats` says so.
+"$tailor" teacher-serve --port 0 --data round/train.jsonl >server.out 2>server.err &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+url=""
+for _ in $(seq 100); do
+  url=$(head -n1 server.out)
+  [[ -n $url ]] && break
+  sleep 0.1
+done
+[[ $url =~ ^http://127\.0\.0\.1:[0-9]+/v1$ ]] || fail "teacher-serve printed \`$url\`, not its URL"
+python3 - "$url" <<'PY'
+import json, sys
+c = json.loads("".join(l for l in open("micro.json") if not l.strip().startswith("//")))
+c["data"].update({"train_file": "round/train.jsonl", "test_file": "round/test.jsonl"})
+c["teacher"].update({"kind": "openai_compatible", "base_url": sys.argv[1], "model": "builtin", "api_key_env": ""})
+json.dump(c, open("http.json", "w"))
+PY
+expect_status 0 "$tailor" run http.json --out http-first
+check_results http-first 2 round tailored
+expect_status 0 "$tailor" run http.json --out http-second
+check_results http-second 2 round tailored
+python3 - <<'PY' || fail "the second run paid again for answers it had"
+import json
+first = json.load(open("http-first/results.json"))["rounds"]
+second = json.load(open("http-second/results.json"))["rounds"]
+assert first[0]["teacher_tokens"] > 0, first
+assert second[0]["teacher_tokens"] == 0 and second[0]["teacher_requests"] == first[0]["teacher_requests"], second
+PY
+expect_status 0 "$tailor" cache stats --cache "$TAILOR_TEACHER_CACHE"
+grep -Eq "^entries +[1-9]" "$work/out" || { cat "$work/out"; fail "cache stats shows no entries"; }
+grep -Eq "^hits recorded +[1-9]" "$work/out" || { cat "$work/out"; fail "cache stats shows no hits"; }
+kill $server_pid
+
+# 7. Clear failures, never a hang.
 echo '{"exam": {"smaples": 4}}' >typo.json
 expect_status 2 "$tailor" run typo.json --out typo
 expect_output 'exam.smaples: unknown key; did you mean "samples"?'

@@ -3,6 +3,7 @@
 
 #include "gpu/checkpoint.hpp"
 #include "gpu/generation.hpp"
+#include "gpu/student_exam.hpp"
 #include "gpu/runtime.hpp"
 #include "io/answer_extraction.hpp"
 #include "io/datasets.hpp"
@@ -177,23 +178,6 @@ void add_generate(CLI::App& app) {
 
 // ---- eval ----------------------------------------------------------------------------------------------
 
-// METHOD.md's "Evaluation": how long a greedy answer may run, per task.
-int default_max_new_tokens(task_kind task) {
-  switch (task) {
-  case task_kind::gsm8k:
-    return 256;
-  case task_kind::svamp:
-  case task_kind::multiarith:
-    return 192;
-  case task_kind::csqa:
-    return 96;
-  case task_kind::strategyqa:
-  case task_kind::arith:
-    return 128;
-  }
-  return 128;
-}
-
 struct eval_settings : model_settings {
   std::filesystem::path data;
   std::string task;
@@ -254,7 +238,7 @@ int eval_command(const eval_settings& settings) {
   gpu::generation_options options;
   options.sampling.greedy = true;
   options.max_new_tokens =
-      settings.max_new_tokens > 0 ? settings.max_new_tokens : default_max_new_tokens(*task);
+      settings.max_new_tokens > 0 ? settings.max_new_tokens : gpu::default_max_new_tokens(*task);
   std::vector<std::vector<int>> prompts;
   for (const auto& item : questions)
     prompts.push_back(loaded->tokenizer.encode(student_prefix(*task, item.question), /*add_bos=*/true));
