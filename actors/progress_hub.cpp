@@ -95,6 +95,7 @@ caf::behavior progress_hub(caf::stateful_actor<hub_state>* self, progress_hub_op
         } else if (const auto found = st.runs.find(run_id); found != st.runs.end()) {
           queue->push(std::make_shared<const std::string>(dump_json(found->second.state(true))));
         }
+        std::erase_if(st.subscribers, [](const subscriber& s) { return s.queue->closed(); });
         st.subscribers.push_back({run_id, queue});
       },
       [=](caf::get_atom, const std::string& run_id) -> std::string {

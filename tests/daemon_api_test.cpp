@@ -177,8 +177,10 @@ TEST_CASE("a run that dies without a last word is marked failed", "[daemon][api]
   temp_dir dir;
   test_daemon daemon(dir.path);
   daemon.options.launch = [](caf::actor_system& system, run_spec, caf::actor) {
+    // A spawn argument (unused) keeps CAF 0.17's argument-less spawn path, which UBSan flags, out of the
+    // test.
     return system.spawn(
-        [](caf::event_based_actor* self) { self->quit(caf::exit_reason::unhandled_exception); });
+        [](caf::event_based_actor* self, int) { self->quit(caf::exit_reason::unhandled_exception); }, 0);
   };
   daemon.start();
   const std::string id = daemon.submit(small_run);

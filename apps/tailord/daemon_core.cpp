@@ -15,20 +15,23 @@ using json = nlohmann::json;
 constexpr auto ask_timeout = std::chrono::seconds(20);
 
 // Asks `target` from a non-actor thread without blocking it: a one-shot actor makes the request and hands
-// the answer, (status, JSON text), to `done`.
+// the answer, (status, JSON text), to `done`. (`target` is a spawn argument rather than a capture because
+// CAF 0.17 dereferences a null pointer, harmlessly but visibly to UBSan, for argument-less function actors.)
 template <class... Ts>
 void ask(caf::actor_system& system, const caf::actor& target, api_reply_handler done, Ts... xs) {
-  system.spawn([=](caf::event_based_actor* self) {
-    self->request(target, ask_timeout, xs...)
-        .then(
-            [=](std::uint16_t status, const std::string& body) {
-              json value = json::parse(body, nullptr, false);
-              done(api_reply{status, value.is_discarded() ? json(body) : std::move(value)});
-            },
-            [=](caf::error& error) {
-              done(api_error(503, "the daemon could not answer: " + self->system().render(error)));
-            });
-  });
+  system.spawn(
+      [=](caf::event_based_actor* self, const caf::actor& to) {
+        self->request(to, ask_timeout, xs...)
+            .then(
+                [=](std::uint16_t status, const std::string& body) {
+                  json value = json::parse(body, nullptr, false);
+                  done(api_reply{status, value.is_discarded() ? json(body) : std::move(value)});
+                },
+                [=](caf::error& error) {
+                  done(api_error(503, "the daemon could not answer: " + self->system().render(error)));
+                });
+      },
+      target);
 }
 
 class core_impl final : public daemon_core, public api_backend {
@@ -75,13 +78,15 @@ public:
     ask(system_, registry_, std::move(done), cancel_atom::value, std::move(id));
   }
   void metrics(std::function<void(std::string)> done) override {
-    system_.spawn([registry = registry_, done = std::move(done)](caf::event_based_actor* self) {
-      self->request(registry, ask_timeout, prom_atom::value)
-          .then([=](const std::string& text) { done(text); },
-                [=](caf::error& error) {
-                  done("# the daemon could not answer: " + self->system().render(error) + "\n");
-                });
-    });
+    system_.spawn(
+        [done = std::move(done)](caf::event_based_actor* self, const caf::actor& registry) {
+          self->request(registry, ask_timeout, prom_atom::value)
+              .then([=](const std::string& text) { done(text); },
+                    [=](caf::error& error) {
+                      done("# the daemon could not answer: " + self->system().render(error) + "\n");
+                    });
+        },
+        registry_);
   }
   void subscribe(std::string run_id, std::shared_ptr<event_queue> queue) override {
     caf::anon_send(hub_, subscribe_atom::value, std::move(run_id), std::move(queue));

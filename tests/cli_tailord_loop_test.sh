@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# tailord with the real training loop: a micro run (tiny student, CPU, built-in teacher) submitted with the
+# CLI, the daemon killed with SIGKILL after its first round, restarted, and the run resumed to its end with
+# every round once. Usage: cli_tailord_loop_test.sh TAILOR TAILORD
+set -euo pipefail
+
+tailor=${1:?usage: cli_tailord_loop_test.sh TAILOR TAILORD}
+tailord=${2:?usage: cli_tailord_loop_test.sh TAILOR TAILORD}
+work=$(mktemp -d)
+daemon_pid=""
+cleanup() {
+  if [[ -n $daemon_pid ]]; then kill -KILL "$daemon_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAILED: $*" >&2
+  [[ -f $work/out ]] && sed 's/^/  output: /' "$work/out" >&2
+  [[ -f $work/daemon.err ]] && sed 's/^/  daemon: /' "$work/daemon.err" >&2
+  exit 1
+}
+start_daemon() {
+  : >"$work/daemon.out"
+  "$tailord" --data-dir "$work/data" --listen 127.0.0.1:0 >"$work/daemon.out" 2>>"$work/daemon.err" &
+  daemon_pid=$!
+  local port=""
+  for _ in $(seq 200); do
+    port=$(grep -o '127.0.0.1:[0-9]*' "$work/daemon.out" 2>/dev/null | cut -d: -f2 || true)
+    [[ -n $port ]] && break
+    kill -0 "$daemon_pid" 2>/dev/null || fail "tailord exited before listening"
+    sleep 0.05
+  done
+  [[ -n $port ]] || fail "tailord did not start"
+  export TAILOR_SERVER="http://127.0.0.1:$port"
+}
+
+cd "$work"
+cat >micro.json <<'JSON'
+{"rounds": 3, "steps_per_round": 30, "device": "cpu", "threads": 1,
+ "data": {"generated_train_size": 40, "generated_test_size": 10},
+ "student": {"dim": 64, "layers": 2, "heads": 4, "kv_heads": 2},
+ "exam": {"samples": 1, "questions": 10, "eval_questions": 10, "max_new_tokens": 32, "batch_size": 10},
+ "teacher": {"chain_of_thought_samples": 1, "initial_questions": 10, "requests_per_round": 5},
+ "optimizer": {"batch_size": 4, "warmup_steps": 2}}
+JSON
+start_daemon
+"$tailor" submit micro.json --id micro >"$work/out" 2>&1 || fail "submit failed"
+journal="$work/data/runs/micro/journal.jsonl"
+for _ in $(seq 1200); do
+  [[ -f $journal && $(wc -l <"$journal") -ge 1 ]] && break
+  sleep 0.1
+done
+[[ -f $journal ]] || fail "the run finished no round in 120 s"
+kill -KILL "$daemon_pid"
+wait "$daemon_pid" 2>/dev/null || true
+python3 -m json.tool "$work/data/runs/micro/state.json" >/dev/null || fail "state.json is corrupt after kill -9"
+
+start_daemon
+"$tailor" watch micro >"$work/out" 2>&1 || fail "the resumed run did not finish"
+"$tailor" results micro --json >"$work/out" 2>&1 || fail "no results"
+python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert [x['round'] for x in r['rounds']]==[1,2,3], r" \
+  "$work/out" || fail "the resumed run's rounds are not 1, 2, 3, each once"
+curl --silent "$TAILOR_SERVER/v1/runs/micro" | grep -q '"resumed":1' || fail "the run was not resumed once"
+kill -TERM "$daemon_pid"
+wait "$daemon_pid" || fail "tailord did not stop cleanly on SIGTERM"
+daemon_pid=""
+echo ok
