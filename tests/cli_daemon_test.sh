@@ -50,6 +50,8 @@ stop_daemon() {
   kill -"${1:-TERM}" "$daemon_pid" 2>/dev/null || true
   wait "$daemon_pid" 2>/dev/null || true
   daemon_pid=""
+  # A sanitizer build (-DTAILOR_SANITIZE=ON) reports here.
+  if grep -qE "Sanitizer|runtime error" "$work/daemon.err"; then fail "the daemon reported a sanitizer error"; fi
 }
 json_field() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 

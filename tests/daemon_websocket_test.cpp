@@ -48,8 +48,10 @@ TEST_CASE("a run's websocket streams its events in order, state first", "[daemon
   const auto messages = watch_until_final(daemon.endpoint, "/v1/runs/" + id + "/events", id);
   REQUIRE(messages.size() > 10);
   CHECK(messages.front()["type"] == "state");
-  std::uint64_t last_step = 0;
-  std::uint32_t last_round = 0;
+  // The state is where the stream starts: the events after it continue from its step.
+  const json& state = messages.front()["event"];
+  std::uint64_t last_step = state["phase"] == "training" ? state["step"].get<std::uint64_t>() : 0;
+  std::uint32_t last_round = state["phase"] == "training" ? state["round"].get<std::uint32_t>() : 0;
   std::set<std::string> phases;
   for (std::size_t i = 1; i < messages.size(); ++i) {
     const json& m = messages[i];
@@ -70,7 +72,7 @@ TEST_CASE("a run's websocket streams its events in order, state first", "[daemon
   }
   CHECK(last_round == 2);
   CHECK(last_step == 30);
-  CHECK(phases.count("evaluating") == 1);
+  CHECK(phases.count("evaluating") >= 1);
   CHECK(messages.back()["phase"] == "finished");
 }
 
