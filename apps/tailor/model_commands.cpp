@@ -4,6 +4,7 @@
 #include "gpu/checkpoint.hpp"
 #include "gpu/generation.hpp"
 #include "gpu/student_exam.hpp"
+#include "io/atomic_file.hpp"
 #include "gpu/runtime.hpp"
 #include "io/answer_extraction.hpp"
 #include "io/datasets.hpp"
@@ -186,29 +187,6 @@ struct eval_settings : model_settings {
   std::filesystem::path out;
 };
 
-// Writes beside `file` and renames over it, so that a reader never sees half a predictions file.
-status write_atomically(const std::filesystem::path& file, const std::string& text) {
-  auto temporary = file;
-  temporary += ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      std::error_code ignored;
-      std::filesystem::remove(temporary, ignored);
-      return problem{"cannot write " + file.string() + ": " + std::strerror(errno)};
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, file, error);
-  if (error) {
-    std::filesystem::remove(temporary, error);
-    return problem{"cannot write " + file.string() + ": " + error.message()};
-  }
-  return ok_status();
-}
-
 int eval_command(const eval_settings& settings) {
   const auto task = parse_task_kind(settings.task);
   if (!task)
@@ -294,7 +272,7 @@ int eval_command(const eval_settings& settings) {
                                 {"max_new_tokens", options.max_new_tokens},
                                 {"predictions", std::move(predictions)}};
     // Invalid UTF-8 in generated text is replaced rather than aborting the dump after all that work.
-    if (auto written = write_atomically(
+    if (auto written = write_file_atomically(
             settings.out, report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
         !written)
       return fail("eval", written.error().message);

@@ -3,6 +3,7 @@
 #include "apps/tailor/run_command.hpp"
 
 #include "actors/run.hpp"
+#include "io/atomic_file.hpp"
 #include "io/embedded_default.hpp"
 #include "io/run_config_json.hpp"
 #include "io/run_records.hpp"
@@ -112,7 +113,12 @@ int run_job(const run_options& options) {
     return 1;
   }
   // The run directory records exactly what ran.
-  std::ofstream{std::filesystem::path{config->output_dir} / "config.json"} << to_json(*config).dump(2) << "\n";
+  if (auto written = write_file_atomically(std::filesystem::path{config->output_dir} / "config.json",
+                                           to_json(*config).dump(2) + "\n");
+      !written) {
+    std::cerr << "tailor run: " << written.error().message << "\n";
+    return 1;
+  }
 
   caf::actor_system_config system_config;
   register_message_types(system_config);
