@@ -81,6 +81,7 @@ std::optional<std::string> build_student(trainer_state_t& s, const std::string& 
     gpu::set_torch_threads(static_cast<int>(s.config.threads));
   std::optional<gpu::llama_for_causal_lm> model;
   std::optional<gpu::adamw_state> optimizer_state;
+  std::optional<gpu::trainer_state> trainer_state;
   const std::string from = !resume_dir.empty() ? resume_dir : s.config.student.checkpoint_dir;
   if (!from.empty()) {
     auto loaded = gpu::load_checkpoint(from, torch::kCPU);
@@ -88,8 +89,10 @@ std::optional<std::string> build_student(trainer_state_t& s, const std::string& 
       return loaded.error().message;
     model = loaded->model;
     s.tokens.emplace(std::move(loaded->tokenizer));
-    if (!resume_dir.empty())
+    if (!resume_dir.empty()) {
       optimizer_state = std::move(loaded->optimizer);
+      trainer_state = std::move(loaded->trainer);
+    }
   } else {
     auto tokens = s.config.student.tokenizer_path.empty()
                       ? gpu::train_tokenizer(tokenizer_corpus(s.config, s.problems),
@@ -112,6 +115,10 @@ std::optional<std::string> build_student(trainer_state_t& s, const std::string& 
     const auto parameters = s.trainer->model()->named_parameters();
     if (auto restored = gpu::restore_adamw_state(s.trainer->optimizer(), parameters, *optimizer_state); !restored)
       return "resume: " + restored.error().message;
+  }
+  if (trainer_state) {
+    s.trainer->continue_from_step(static_cast<std::uint64_t>(trainer_state->step));
+    s.version = trainer_state->extra.value("version", std::uint64_t{0});
   }
   return std::nullopt;
 }
@@ -163,12 +170,8 @@ gpu_trainer_actor::behavior_type gpu_trainer(gpu_trainer_actor::stateful_pointer
           self->quit(caf::make_error(caf::sec::runtime_error, message));
           return caf::make_error(caf::sec::runtime_error, message);
         }
-        if (!resume_dir.empty()) {
-          auto loaded = gpu::load_checkpoint(resume_dir, torch::kCPU);
-          if (loaded && loaded->trainer)
-            s.version = loaded->trainer->extra.value("version", std::uint64_t{0});
+        if (!resume_dir.empty())
           return weights_snapshot{s.version, resume_dir};
-        }
         const auto dir = checkpoints_dir(s.config) / "initial";
         if (auto saved = gpu::save_checkpoint(dir, s.trainer->model(), *s.tokens); !saved) {
           self->quit(caf::make_error(caf::sec::runtime_error, "trainer: " + saved.error().message));

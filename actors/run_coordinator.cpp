@@ -322,7 +322,11 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         if (!journal)
           return fail(self, journal.error().message);
         s.rounds = std::move(journal.value());
-        s.metrics = std::make_unique<metrics_log>(fs::path{s.spec.config.output_dir} / "metrics.jsonl");
+        std::uint64_t journaled_steps = 0;
+        for (const auto& r : s.rounds)
+          journaled_steps += r.steps;
+        s.metrics =
+            std::make_unique<metrics_log>(fs::path{s.spec.config.output_dir} / "metrics.jsonl", journaled_steps);
         const auto& c = s.spec.config;
         auto self_handle = caf::actor_cast<caf::actor>(self);
         s.builder = spawn_reflection_builder(

@@ -309,6 +309,9 @@ double trainer::learning_rate() const {
 std::uint64_t trainer::steps() const {
   return state_->steps;
 }
+void trainer::continue_from_step(std::uint64_t steps) {
+  state_->steps = steps;
+}
 llama_for_causal_lm& trainer::model() {
   return state_->model;
 }

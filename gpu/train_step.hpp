@@ -74,6 +74,8 @@ public:
   void restart_schedule(const lr_schedule_params& schedule);
   double learning_rate() const; // the rate the next step will use
   std::uint64_t steps() const;
+  // Counts on from a checkpoint's step, so a resumed run numbers its steps as the interrupted one did.
+  void continue_from_step(std::uint64_t steps);
 
   llama_for_causal_lm& model();
   torch::optim::AdamW& optimizer(); // for checkpointing its state

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <optional>
 #include <sstream>
 #include <unistd.h>
 
@@ -120,7 +121,33 @@ std::string results_table(const std::vector<round_record>& rounds) {
   return out.str();
 }
 
-metrics_log::metrics_log(const std::filesystem::path& file) : out_(file, std::ios::app) {}
+namespace {
+
+// The lines of a metrics file up to `last_kept_step`, or nothing when there is no such file.
+std::optional<std::string> metrics_through(const std::filesystem::path& file, std::uint64_t last_kept_step) {
+  std::ifstream in(file);
+  if (!in)
+    return std::nullopt;
+  std::string kept, line;
+  bool dropped = false;
+  while (std::getline(in, line)) {
+    const auto json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    const bool keep = json.is_object() && json.contains("step") && json["step"].is_number_unsigned() &&
+                      json["step"].get<std::uint64_t>() <= last_kept_step;
+    if (keep)
+      kept += line + '\n';
+    dropped |= !keep;
+  }
+  return dropped ? std::optional{kept} : std::nullopt;
+}
+
+} // namespace
+
+metrics_log::metrics_log(const std::filesystem::path& file, std::uint64_t last_kept_step) {
+  if (auto kept = metrics_through(file, last_kept_step))
+    (void)write_file_atomically(file, *kept); // if this fails the extra lines only cost a plot
+  out_.open(file, std::ios::app);
+}
 
 void metrics_log::append(const training_metrics& m, double elapsed_seconds) {
   if (!out_)

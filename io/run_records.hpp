@@ -52,7 +52,9 @@ std::string results_table(const std::vector<round_record>& rounds);
 // metrics.jsonl: one JSON line per optimizer step, flushed but not synced (lost steps only cost a plot).
 class metrics_log {
 public:
-  explicit metrics_log(const std::filesystem::path& file);
+  // Opens for appending after dropping the lines past `last_kept_step` and any torn line: a resumed run trains
+  // again the steps a crash cut off, and each step must be logged once.
+  metrics_log(const std::filesystem::path& file, std::uint64_t last_kept_step);
   void append(const training_metrics& metrics, double elapsed_seconds);
 
 private:

@@ -42,13 +42,18 @@ assert r["mode"] == mode and r["strategy"] == strategy, (r["mode"], r["strategy"
 assert [x["round"] for x in r["rounds"]] == list(range(1, n + 1)), r["rounds"]
 for x in r["rounds"]:
     assert 0.0 <= x["accuracy"] <= 1.0, x
-    assert x["steps"] > 0 and x["teacher_requests"] > 0, x
+    assert x["steps"] > 0, x
+    # Continuous mode grades an exam in whichever round it ends, so only the whole run must have asked.
+    assert x["teacher_requests"] > 0 or (mode == "continuous" and x["round"] > 1), x
     assert os.path.isfile(os.path.join(x["checkpoint"], "config.json")), x["checkpoint"]
     assert os.path.isfile(os.path.join(x["checkpoint"], "pools.json")), x["checkpoint"]
 journal = [json.loads(l) for l in open(os.path.join(d, "journal.jsonl")) if l.strip()]
 assert [x["round"] for x in journal] == list(range(1, n + 1)), journal
+if n > 1:
+    assert sum(x["teacher_requests"] for x in r["rounds"][1:]) > 0, r["rounds"]
 metrics = [json.loads(l) for l in open(os.path.join(d, "metrics.jsonl")) if l.strip()]
 assert len(metrics) == sum(x["steps"] for x in r["rounds"]), (len(metrics), r["rounds"])
+assert [m["step"] for m in metrics] == list(range(1, len(metrics) + 1)), [m["step"] for m in metrics]
 PY
 }
 
@@ -77,7 +82,8 @@ python3 -c 'import json,sys; r=json.load(open("round/results.json"))["rounds"][1
 [[ -f round/config.json && -f round/checkpoints/round-2/model.safetensors ]] || fail "round mode left no checkpoint"
 
 # 2. Continuous mode: the same actors as a pipeline.
-expect_status 0 "$tailor" run micro.json --mode continuous --rounds 3 --out continuous
+sed 's/"steps_per_round": 10/"steps_per_round": 60/' micro.json >pipeline.json
+expect_status 0 "$tailor" run pipeline.json --mode continuous --rounds 3 --out continuous
 check_results continuous 3 continuous tailored
 
 # 3. The ablation: random questions, plain distillation, the same number of teacher requests per round.

@@ -132,3 +132,34 @@ TEST_CASE("the journal keeps finished rounds and shrugs off a torn last line", "
   }
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("a resumed metrics log drops the steps a crash cut off and a torn line", "[loop][journal]") {
+  const auto dir = temp_dir("metrics");
+  const auto file = dir / "metrics.jsonl";
+  const auto steps_in = [&] {
+    std::vector<std::uint64_t> steps;
+    std::ifstream in(file);
+    for (std::string line; std::getline(in, line);)
+      steps.push_back(nlohmann::json::parse(line).at("step").get<std::uint64_t>());
+    return steps;
+  };
+  {
+    metrics_log log(file, 0);
+    for (std::uint64_t step = 1; step <= 7; ++step)
+      log.append({.step = step, .round = step <= 5 ? 1u : 2u}, 0.5);
+  }
+  std::ofstream{file, std::ios::app} << R"({"step": 8, "lm_l)"; // a kill -9 while writing
+  {
+    metrics_log resumed(file, 5); // the journal holds round 1, five steps
+    CHECK(steps_in() == std::vector<std::uint64_t>{1, 2, 3, 4, 5});
+    resumed.append({.step = 6, .round = 2}, 0.5);
+  }
+  CHECK(steps_in() == std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6});
+  SECTION("a log with nothing to drop is left as it is") {
+    const auto before = std::filesystem::last_write_time(file);
+    metrics_log again(file, 6);
+    CHECK(std::filesystem::last_write_time(file) == before);
+    CHECK(steps_in().size() == 6);
+  }
+  std::filesystem::remove_all(dir);
+}
