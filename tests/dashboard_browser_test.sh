@@ -26,7 +26,7 @@ fail() {
 }
 mkdir -p "$artifacts"
 
-"$tailord" --data-dir "$work/data" --listen 127.0.0.1:0 --simulate-step-ms 150 >"$work/daemon.out" 2>"$work/daemon.err" &
+"$tailord" --data-dir "$work/data" --listen 127.0.0.1:0 --simulate-step-ms 50 >"$work/daemon.out" 2>"$work/daemon.err" &
 daemon_pid=$!
 port=""
 for _ in $(seq 100); do
@@ -41,21 +41,22 @@ curl --silent --fail --max-time 5 -X POST "$base/v1/runs?id=browser-run" \
 sleep 1
 export DBUS_SESSION_BUS_ADDRESS=disabled: # no session bus here: saves Chromium seconds of retries
 
-# Headless Chromium prints the DOM once the page has settled and its virtual time budget (timers) is spent;
-# the daemon's events keep arriving meanwhile in real time.
-render() { # URL OUTPUT.html SCREENSHOT.png
-  local flags=(--headless --no-sandbox --disable-gpu --disable-dev-shm-usage --hide-scrollbars
-               --window-size=1280,1500 --virtual-time-budget=2500)
-  timeout 60 "$browser" "${flags[@]}" --dump-dom "$1" >"$2" 2>>"$work/browser.err" || fail "chromium failed on $1"
-  timeout 60 "$browser" "${flags[@]}" --screenshot="$3" "$1" >/dev/null 2>>"$work/browser.err" ||
-    fail "chromium could not take a screenshot of $1"
+# Loads URL in headless Chromium and waits (real time, 20 s at most) until the JavaScript condition holds.
+here=$(dirname "$(realpath "$0")")
+render() { # URL OUTPUT.html SCREENSHOT.png CONDITION
+  local status=0
+  timeout 90 python3 "$here/headless_page.py" "$browser" "$1" "$2" "$3" --until "$4" --timeout 20 \
+    2>>"$work/browser.err" || status=$?
+  [[ $status -eq 0 || $status -eq 2 ]] || { cat "$work/browser.err" >&2; fail "chromium failed on $1"; }
 }
 attribute() { grep -o "$1=\"[^\"]*\"" "$2" | head -n1 | cut -d'"' -f2; }
 
-render "$base/" "$work/list.html" "$artifacts/dashboard_runs.png"
+render "$base/" "$work/list.html" "$artifacts/dashboard_runs.png" "document.querySelector('[data-run=\"browser-run\"]')"
 grep -q 'data-run="browser-run"' "$work/list.html" || fail "the run list does not show the run"
 
-render "$base/#/runs/browser-run" "$work/run.html" "$artifacts/dashboard_run.png"
+points_of() { echo "Number(document.getElementById('loss-chart').dataset.points || 0)"; }
+render "$base/#/runs/browser-run" "$work/run.html" "$artifacts/dashboard_run.png" \
+  "Number(document.body.dataset.events || 0) >= 2 && $(points_of) >= 1"
 grep -q '<span id="run-id">browser-run</span>' "$work/run.html" || fail "the run page does not name the run"
 events=$(attribute data-events "$work/run.html")
 points=$(attribute data-points "$work/run.html")
@@ -68,8 +69,7 @@ echo "run page: phase $phase, step $step, $events websocket messages, $points lo
 [[ -s $artifacts/dashboard_run.png ]] || fail "no screenshot"
 
 # Later, the run has moved on and the page shows its newer numbers, then its results.
-sleep 2
-render "$base/#/runs/browser-run" "$work/run2.html" "$artifacts/dashboard_run_later.png"
+render "$base/#/runs/browser-run" "$work/run2.html" "$artifacts/dashboard_run_later.png" "$(points_of) > ${points:-0}"
 points2=$(attribute data-points "$work/run2.html")
 echo "later: $points2 loss points"
 [[ ${points2:-0} -gt ${points:-0} ]] || fail "the loss chart did not grow ($points -> $points2)"
@@ -77,7 +77,8 @@ for _ in $(seq 600); do
   curl --silent "$base/v1/runs/browser-run" | grep -q '"phase":"finished"' && break
   sleep 0.1
 done
-render "$base/#/runs/browser-run" "$work/run3.html" "$artifacts/dashboard_run_finished.png"
+render "$base/#/runs/browser-run" "$work/run3.html" "$artifacts/dashboard_run_finished.png" \
+  "document.querySelector('[data-phase=\"finished\"]') && document.querySelectorAll('#result-rows tr').length == 3"
 grep -q 'data-phase="finished"' "$work/run3.html" || fail "the finished run is not shown as finished"
 rows=$(grep -o '<tbody id="result-rows">.*</tbody>' "$work/run3.html" | grep -o '<tr>' | wc -l)
 [[ $rows -eq 3 ]] || fail "the results table has $rows rows, not 3"
