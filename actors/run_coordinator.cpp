@@ -53,7 +53,9 @@ struct coordinator_state {
   round_tally tally;
   round_tally pending_close; // continuous mode: the round being evaluated while the next one trains
   std::uint32_t round = 0;      // the round being trained
-  std::uint64_t outstanding = 0; // teacher requests sent and not answered
+  // Teacher requests sent and not answered. It may dip below 0 for a moment: the collector's notice of the
+  // requests it sent and the teacher client's answers to them come from two actors, in no set order.
+  std::int64_t outstanding = 0;
   std::uint64_t teacher_done = 0, teacher_tokens = 0;
   double teacher_cost = 0;
   bool teacher_exhausted = false;
@@ -102,7 +104,7 @@ progress_event event_of(const coordinator_state& s, std::string message) {
   e.triplet_loss = s.last_metrics.triplet_loss;
   e.accuracy = s.rounds.empty() ? -1.0 : s.rounds.back().accuracy;
   e.mistakes = s.tally.record.mistakes;
-  e.teacher_in_flight = static_cast<std::uint32_t>(s.outstanding);
+  e.teacher_in_flight = static_cast<std::uint32_t>(std::max<std::int64_t>(0, s.outstanding));
   e.teacher_done = s.teacher_done;
   e.teacher_tokens = s.teacher_tokens;
   e.teacher_cost_usd = s.teacher_cost;
@@ -376,8 +378,7 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
       },
       [self](answered_atom, const teacher_reply& reply) {
         auto& s = self->state;
-        if (s.outstanding > 0)
-          --s.outstanding;
+        --s.outstanding;
         ++s.teacher_done;
         const auto tokens = reply.usage.prompt_tokens + reply.usage.completion_tokens;
         s.teacher_tokens += tokens;
@@ -396,7 +397,7 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
           report(self, "teacher answered " + std::to_string(s.teacher_done) + " requests");
         // Continuous mode trains while round 1's rationales arrive; once they are all in, every later one is
         // fresh (the builder oversamples it).
-        if (continuous(s) && s.round == 1 && s.outstanding == 0)
+        if (continuous(s) && s.round == 1 && s.outstanding <= 0)
           self->send(s.builder, done_atom::value);
         maybe_start_round_training(self);
       },
@@ -407,12 +408,13 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         s.tally.record.wrong_answers += wrong;
         s.tally.record.mistakes += mistakes;
         s.tally.record.teacher_requests += requests;
-        s.outstanding += requests;
+        s.outstanding += static_cast<std::int64_t>(requests);
         if (!continuous(s) && s.tally.exam_answers_graded >= s.tally.exam_answers_expected) {
           s.tally.exam_done = true;
           s.phase = run_phase::tailored_feedback;
           report(self, "round " + std::to_string(s.round) + ": " + std::to_string(s.tally.record.mistakes) +
-                           " mistakes; " + std::to_string(s.outstanding) + " teacher answers pending");
+                           " mistakes; " + std::to_string(std::max<std::int64_t>(0, s.outstanding)) +
+                           " teacher answers pending");
           maybe_start_round_training(self);
         }
       },
