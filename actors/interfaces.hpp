@@ -36,7 +36,8 @@ using teacher_client_actor = caf::typed_actor<caf::reacts_to<teach_atom, teacher
 // Deduplicates wrong answers, feeds negatives to the builder and mistakes (within the round's quota) to the
 // teacher client.
 using mistake_collector_actor =
-    caf::typed_actor<caf::reacts_to<graded_atom, std::vector<graded_answer>, std::uint32_t /*exam pass*/>>;
+    caf::typed_actor<caf::reacts_to<graded_atom, std::vector<graded_answer>, std::uint32_t /*exam pass*/,
+                                    bool /*the pass's last batch*/>>;
 
 // Samples and grades (exam) or answers greedily (evaluation) with a weights snapshot it loads itself.
 using student_inference_actor = caf::typed_actor<

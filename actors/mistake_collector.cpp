@@ -1,5 +1,6 @@
 #include "actors/mistake_collector.hpp"
 
+#include "io/feedback_picker.hpp"
 #include "io/reflection_pools.hpp"
 
 #include <caf/all.hpp>
@@ -18,8 +19,24 @@ struct collector_state {
   teacher_client_actor teacher;
   caf::actor coordinator;
   std::unordered_map<std::string, std::vector<std::string>> seen; // wrong rationales kept per question
-  std::unordered_map<std::uint32_t, std::unordered_set<std::string>> asked; // questions sent, per pass
+  std::unordered_map<std::uint32_t, feedback_picker> pickers;      // per exam pass
 };
+
+void ask_for_feedback(collector_state& s, const graded_answer& answer) {
+  const auto& problem = s.problems->at(answer.example_id);
+  teacher_request request;
+  request.problem = problem;
+  request.kind = teacher_request_kind::tailored_feedback;
+  request.student_mistake = {.example_id = answer.example_id,
+                             .question = problem.question,
+                             .gold_answer = problem.answer,
+                             .wrong_rationale = answer.reasoning,
+                             .extracted_answer = answer.extracted_answer,
+                             .weights_version = answer.weights_version};
+  request.samples = s.options.feedback_samples;
+  request.sampling = s.options.sampling;
+  caf::anon_send(s.teacher, teach_atom::value, std::move(request));
+}
 
 mistake_collector_actor::behavior_type
 mistake_collector(mistake_collector_actor::stateful_pointer<collector_state> self, example_index problems,
@@ -32,16 +49,19 @@ mistake_collector(mistake_collector_actor::stateful_pointer<collector_state> sel
   s.teacher = std::move(teacher);
   s.coordinator = std::move(coordinator);
   return {
-      [self](graded_atom, const std::vector<graded_answer>& answers, std::uint32_t pass) {
+      [self](graded_atom, const std::vector<graded_answer>& answers, std::uint32_t pass, bool pass_over) {
         auto& s = self->state;
-        std::uint64_t wrong = 0, fresh = 0, requests = 0;
-        auto& asked = s.asked[pass];
+        std::uint64_t wrong = 0, fresh = 0;
+        std::unordered_set<std::string> answered_right;
+        std::vector<graded_answer> mistakes; // the first new wrong rationale of each question
+        std::unordered_set<std::string> in_mistakes;
         for (const auto& answer : answers) {
-          if (answer.correct)
+          if (answer.correct) {
+            answered_right.insert(answer.example_id);
             continue;
+          }
           ++wrong;
-          auto found = s.problems->find(answer.example_id);
-          if (found == s.problems->end())
+          if (!s.problems->contains(answer.example_id))
             continue;
           auto text = collapse_whitespace(answer.reasoning.text);
           if (text.empty())
@@ -54,25 +74,19 @@ mistake_collector(mistake_collector_actor::stateful_pointer<collector_state> sel
           ++fresh;
           if (kept.size() <= s.options.max_negatives)
             self->send(s.builder, negative_atom::value, answer.example_id, text);
-          const bool quota_left = s.options.requests_per_pass == 0 || asked.size() < s.options.requests_per_pass;
-          if (!quota_left || !asked.insert(answer.example_id).second)
-            continue;
-          teacher_request request;
-          request.problem = found->second;
-          request.kind = teacher_request_kind::tailored_feedback;
-          request.student_mistake = {.example_id = answer.example_id,
-                                     .question = found->second.question,
-                                     .gold_answer = found->second.answer,
-                                     .wrong_rationale = answer.reasoning,
-                                     .extracted_answer = answer.extracted_answer,
-                                     .weights_version = answer.weights_version};
-          request.samples = s.options.feedback_samples;
-          request.sampling = s.options.sampling;
-          self->send(s.teacher, teach_atom::value, std::move(request));
-          ++requests;
+          if (in_mistakes.insert(answer.example_id).second)
+            mistakes.push_back(answer);
         }
+        auto& picker = s.pickers.try_emplace(pass, s.options.requests_per_pass, s.options.order).first->second;
+        auto now = picker.take(mistakes, answered_right);
+        if (pass_over) {
+          auto rest = picker.finish();
+          now.insert(now.end(), rest.begin(), rest.end());
+        }
+        for (const auto& m : now)
+          ask_for_feedback(s, m);
         caf::anon_send(s.coordinator, graded_atom::value, pass, static_cast<std::uint64_t>(answers.size()), wrong,
-                   fresh, requests);
+                       fresh, static_cast<std::uint64_t>(now.size()));
       },
   };
 }

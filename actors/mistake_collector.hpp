@@ -1,6 +1,7 @@
 // mistake_collector: from graded answers to the pools and the teacher. Wrong answers are deduplicated per
 // question (at most max_negatives kept), become negatives, and the first mistake of each question in an
-// exam pass goes to the teacher for tailored feedback, up to the pass's quota of requests.
+// exam pass goes to the teacher for tailored feedback, up to the pass's quota of requests, near misses first
+// (io/feedback_picker.hpp).
 #pragma once
 
 #include "actors/interfaces.hpp"
@@ -16,6 +17,7 @@ struct mistake_collector_options {
   std::uint32_t max_negatives = 4;
   std::uint32_t requests_per_pass = 0; // 0: every mistaken question of a pass
   std::uint32_t feedback_samples = 1;  // n of each tailored-feedback request
+  feedback_order order = feedback_order::near_misses_first;
   sampling_params sampling;
 };
 

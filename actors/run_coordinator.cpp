@@ -345,6 +345,7 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
                                               {.max_negatives = c.reflection.max_negatives,
                                                .requests_per_pass = c.teacher.requests_per_round,
                                                .feedback_samples = c.teacher.tailored_feedback_samples,
+                                               .order = c.teacher.mistake_order,
                                                .sampling = c.teacher.sampling},
                                               s.builder, s.teacher_client, self_handle);
         s.student = spawn_student_inference(self->system(), c, s.collector, self_handle);

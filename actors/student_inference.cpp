@@ -79,10 +79,11 @@ student_inference(student_inference_actor::stateful_pointer<inference_state> sel
         if (!answers)
           return fail("student_inference: exam failed: " + answers.error().message);
         exam.next = last;
-        self->send(s.collector, graded_atom::value, std::move(answers.value()), exam.pass);
+        const bool pass_over = exam.next >= exam.questions.size();
+        self->send(s.collector, graded_atom::value, std::move(answers.value()), exam.pass, pass_over);
         caf::anon_send(s.coordinator, exam_atom::value, exam.pass, static_cast<std::uint64_t>(part.size()),
                    s.loaded.version);
-        if (exam.next >= exam.questions.size()) {
+        if (pass_over) {
           caf::anon_send(s.coordinator, done_atom::value, exam_atom::value, exam.pass);
           s.exams.pop_front();
         }

@@ -10,7 +10,7 @@
 
 namespace tailor {
 
-// Exam answers go to `collector` as (graded_atom, answers, pass), a chunk of exam.batch_size questions at a
+// Exam answers go to `collector` as (graded_atom, answers, pass, last batch of the pass), a chunk of exam.batch_size questions at a
 // time; each chunk uses the newest snapshot received so far, so a long exam follows the trainer. To the
 // coordinator: (exam_atom, pass, answered questions, weights version) after each chunk, then
 // (done_atom, exam_atom, pass) at the end of the pass; (eval_atom, round, accuracy, weights version) after an

@@ -81,6 +81,7 @@ void fields(Visit& v, teacher_config& x) {
   v("tailored_feedback_samples", x.tailored_feedback_samples);
   v("initial_questions", x.initial_questions);
   v("requests_per_round", x.requests_per_round);
+  v("mistake_order", x.mistake_order);
   v("sampling", x.sampling);
 }
 

@@ -84,6 +84,16 @@ struct enum_names<teacher_kind> {
   static constexpr std::array<std::string_view, 2> values = {"builtin", "openai_compatible"};
 };
 
+// Which mistakes of an exam pass get the teacher's feedback when the pass's quota is smaller than its mistakes.
+// near_misses_first: questions the student answered right in some sample, then the rest with what is left;
+// as_graded: in the order the exam grades them.
+enum class feedback_order : std::uint8_t { near_misses_first, as_graded };
+
+template <>
+struct enum_names<feedback_order> {
+  static constexpr std::array<std::string_view, 2> values = {"near_misses_first", "as_graded"};
+};
+
 struct teacher_config {
   teacher_kind kind = teacher_kind::builtin; // offline, free, deterministic: runs anywhere
   std::string base_url = "https://api.openai.com/v1";
@@ -106,6 +116,7 @@ struct teacher_config {
   // many mistakes (0: every one).
   std::uint32_t initial_questions = 0;
   std::uint32_t requests_per_round = 0;
+  feedback_order mistake_order = feedback_order::near_misses_first;
   sampling_params sampling;
 
   friend bool operator==(const teacher_config&, const teacher_config&) = default;
@@ -116,7 +127,8 @@ typename Inspector::result_type inspect(Inspector& f, teacher_config& x) {
   return f(caf::meta::type_name("teacher_config"), x.kind, x.base_url, x.model, x.api_key_env, x.concurrency,
            x.request_timeout_ms, x.max_retries, x.usd_per_million_prompt_tokens,
            x.usd_per_million_completion_tokens, x.budget_tokens, x.budget_usd, x.chain_of_thought_samples,
-           x.tailored_feedback_samples, x.initial_questions, x.requests_per_round, x.sampling);
+           x.tailored_feedback_samples, x.initial_questions, x.requests_per_round, x.mistake_order,
+           x.sampling);
 }
 
 // The exam (sampling on training questions) and the evaluation (greedy on test questions).

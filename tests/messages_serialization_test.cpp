@@ -199,6 +199,7 @@ run_config sample_run_config() {
                3,
                300,
                40,
+               feedback_order::as_graded,
                sample_sampling()};
   c.exam = {8, 0.8, 40, 256, 192, 64, 500, 100};
   c.loss = {0.2, 0.25, 0.5, 128};

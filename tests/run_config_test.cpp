@@ -74,6 +74,7 @@ run_config sample_config(const fs::path& dir) {
                3,
                300,
                40,
+               feedback_order::as_graded,
                {0.3, 0.9, 256}};
   c.exam = {8, 0.8, 40, 256, 192, 64, 500, 100};
   c.loss = {0.2, 0.25, 0.5, 128};
@@ -183,6 +184,8 @@ TEST_CASE("config: a value of the wrong type is named by its path", "[config]") 
         R"(teacher.kind: unknown value "gpt"; one of builtin, openai_compatible)");
   CHECK(problem_in({{"data", {{"task", 3}}}}) ==
         "data.task: expected a string, got 3; one of gsm8k, svamp, multiarith, strategyqa, csqa, arith");
+  CHECK(problem_in({{"teacher", {{"mistake_order", "hardest"}}}}) ==
+        R"(teacher.mistake_order: unknown value "hardest"; one of near_misses_first, as_graded)");
   CHECK(problem_in({{"bf16", 1}}) == "bf16: expected true or false, got 1");
   CHECK(problem_in({{"device", nullptr}}) == "device: expected a string, got null");
   CHECK(problem_in({{"exam", 3}}) == "exam: expected an object of keys, got 3");
