@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <numeric>
 #include <random>
 
@@ -50,8 +51,8 @@ struct coordinator_state {
   clock_type::time_point started = clock_type::now();
 
   std::vector<round_record> rounds; // finished rounds (from the journal on resume)
-  round_tally tally;
-  round_tally pending_close; // continuous mode: the round being evaluated while the next one trains
+  // By round: the round in training and, in continuous mode, the one being evaluated while the next trains.
+  std::map<std::uint32_t, round_tally> tallies;
   std::uint32_t round = 0;      // the round being trained
   // Teacher requests sent and not answered. It may dip below 0 for a moment: the collector's notice of the
   // requests it sent and the teacher client's answers to them come from two actors, in no set order.
@@ -71,6 +72,15 @@ struct coordinator_state {
 };
 
 using coordinator_actor = caf::stateful_actor<coordinator_state>;
+
+// The tally of the round being trained.
+round_tally& current(coordinator_state& s) {
+  return s.tallies[s.round];
+}
+const round_tally* current_if_any(const coordinator_state& s) {
+  auto found = s.tallies.find(s.round);
+  return found == s.tallies.end() ? nullptr : &found->second;
+}
 
 // The message an actor of the run failed with: its own text when it gave one, else CAF's rendering.
 std::string error_text(caf::actor_system& system, const caf::error& error) {
@@ -103,7 +113,8 @@ progress_event event_of(const coordinator_state& s, std::string message) {
   e.lm_loss = s.last_metrics.lm_loss;
   e.triplet_loss = s.last_metrics.triplet_loss;
   e.accuracy = s.rounds.empty() ? -1.0 : s.rounds.back().accuracy;
-  e.mistakes = s.tally.record.mistakes;
+  const auto* tally = current_if_any(s);
+  e.mistakes = tally ? tally->record.mistakes : 0;
   e.teacher_in_flight = static_cast<std::uint32_t>(std::max<std::int64_t>(0, s.outstanding));
   e.teacher_done = s.teacher_done;
   e.teacher_tokens = s.teacher_tokens;
@@ -185,7 +196,7 @@ void send_chain_of_thought(coordinator_actor* self, const std::vector<example>& 
     request.sampling = s.spec.config.teacher.sampling;
     self->send(s.teacher_client, teach_atom::value, std::move(request));
     ++s.outstanding;
-    ++s.tally.record.teacher_requests;
+    ++current(s).record.teacher_requests;
   }
 }
 
@@ -196,7 +207,7 @@ void start_training(coordinator_actor* self) {
   const double lr = s.round > 1 && c.optimizer.later_rounds_learning_rate > 0 ? c.optimizer.later_rounds_learning_rate
                                                                               : c.optimizer.learning_rate;
   const auto steps = steps_per_round(c, s.data.train.size());
-  s.tally.record.steps = steps;
+  current(s).record.steps = steps;
   self->send(s.trainer, train_atom::value, s.round, steps, lr,
              continuous(s) ? std::uint64_t{c.checkpoint_every_steps} : std::uint64_t{0});
   report(self, "round " + std::to_string(s.round) + ": training " + std::to_string(steps) + " steps", 0, steps);
@@ -207,7 +218,7 @@ void maybe_start_round_training(coordinator_actor* self) {
   auto& s = self->state;
   if (continuous(s) || s.phase == run_phase::training || s.outstanding > 0)
     return;
-  if (s.round > 1 && tailored(s) && !s.tally.exam_done)
+  if (s.round > 1 && tailored(s) && !current(s).exam_done)
     return;
   if (s.round == 1)
     self->send(s.builder, done_atom::value);
@@ -218,8 +229,9 @@ void start_exam_pass(coordinator_actor* self) {
   auto& s = self->state;
   const auto& c = s.spec.config;
   auto questions = sample_questions(s, s.data.train, c.exam.questions);
-  s.tally.exam_answers_expected += questions.size() * std::max<std::uint32_t>(1, c.exam.samples);
-  s.tally.record.exam_questions += questions.size();
+  auto& tally = current(s);
+  tally.exam_answers_expected += questions.size() * std::max<std::uint32_t>(1, c.exam.samples);
+  tally.record.exam_questions += questions.size();
   s.exam_running = true;
   s.exam_started_version = s.newest.version;
   ++s.exam_pass;
@@ -233,8 +245,8 @@ void open_round(coordinator_actor* self, std::uint32_t round) {
   auto& s = self->state;
   const auto& c = s.spec.config;
   s.round = round;
-  s.tally = {};
-  s.tally.record.round = round;
+  s.tallies[round] = {};
+  s.tallies[round].record.round = round;
   if (round == 1) {
     s.phase = run_phase::chain_of_thought;
     auto questions = sample_questions(s, s.data.train, c.teacher.initial_questions);
@@ -266,17 +278,21 @@ void open_round(coordinator_actor* self, std::uint32_t round) {
   }
   s.phase = run_phase::exam;
   start_exam_pass(self);
-  report(self, "round " + std::to_string(round) + ": exam on " + std::to_string(s.tally.record.exam_questions) +
+  report(self, "round " + std::to_string(round) + ": exam on " + std::to_string(current(s).record.exam_questions) +
                    " training questions");
 }
 
-void close_round(coordinator_actor* self, double accuracy, std::uint64_t version) {
+void close_round(coordinator_actor* self, std::uint32_t round, double accuracy, std::uint64_t version) {
   auto& s = self->state;
-  auto& r = s.tally.record;
+  auto node = s.tallies.extract(round);
+  if (node.empty())
+    return fail(self, "round " + std::to_string(round) + " was evaluated twice");
+  const auto& tally = node.mapped();
+  auto r = tally.record;
   r.accuracy = accuracy;
   r.weights_version = version;
-  r.loss = s.tally.loss;
-  r.triplet_loss = s.tally.triplet_loss;
+  r.loss = tally.loss;
+  r.triplet_loss = tally.triplet_loss;
   r.wall_seconds = std::chrono::duration<double>(clock_type::now() - s.started).count();
   if (auto appended = append_journal(fs::path{s.spec.config.output_dir} / "journal.jsonl", r); !appended)
     return fail(self, appended.error().message);
@@ -384,9 +400,10 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         const auto tokens = reply.usage.prompt_tokens + reply.usage.completion_tokens;
         s.teacher_tokens += tokens;
         s.teacher_cost += reply.usage.cost_usd;
-        s.tally.record.teacher_tokens += tokens;
-        s.tally.record.teacher_cost_usd += reply.usage.cost_usd;
-        s.tally.record.teacher_rationales += reply.rationales.size();
+        auto& record = current(s).record;
+        record.teacher_tokens += tokens;
+        record.teacher_cost_usd += reply.usage.cost_usd;
+        record.teacher_rationales += reply.rationales.size();
         if (!reply.ok()) {
           if (reply.error.find("budget") == std::string::npos)
             return fail(self, "teacher: " + reply.error);
@@ -405,15 +422,16 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
       [self](graded_atom, std::uint32_t, std::uint64_t answered, std::uint64_t wrong, std::uint64_t mistakes,
              std::uint64_t requests) {
         auto& s = self->state;
-        s.tally.exam_answers_graded += answered;
-        s.tally.record.wrong_answers += wrong;
-        s.tally.record.mistakes += mistakes;
-        s.tally.record.teacher_requests += requests;
+        auto& tally = current(s);
+        tally.exam_answers_graded += answered;
+        tally.record.wrong_answers += wrong;
+        tally.record.mistakes += mistakes;
+        tally.record.teacher_requests += requests;
         s.outstanding += static_cast<std::int64_t>(requests);
-        if (!continuous(s) && s.tally.exam_answers_graded >= s.tally.exam_answers_expected) {
-          s.tally.exam_done = true;
+        if (!continuous(s) && tally.exam_answers_graded >= tally.exam_answers_expected) {
+          tally.exam_done = true;
           s.phase = run_phase::tailored_feedback;
-          report(self, "round " + std::to_string(s.round) + ": " + std::to_string(s.tally.record.mistakes) +
+          report(self, "round " + std::to_string(s.round) + ": " + std::to_string(tally.record.mistakes) +
                            " mistakes; " + std::to_string(std::max<std::int64_t>(0, s.outstanding)) +
                            " teacher answers pending");
           maybe_start_round_training(self);
@@ -436,13 +454,13 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         s.last_metrics = m;
         const auto elapsed = std::chrono::duration<double>(clock_type::now() - s.started).count();
         s.metrics->append(m, elapsed);
-        auto& t = s.tally;
+        auto& t = current(s);
         const double keep = t.steps_seen == 0 ? 0.0 : 0.95;
         t.loss = keep * t.loss + (1 - keep) * m.total_loss;
         t.triplet_loss = keep * t.triplet_loss + (1 - keep) * m.triplet_loss;
         ++t.steps_seen;
         if (due(s))
-          report(self, "round " + std::to_string(s.round) + ": training", s.tally.steps_seen, s.tally.record.steps);
+          report(self, "round " + std::to_string(s.round) + ": training", t.steps_seen, t.record.steps);
       },
       [self](snapshot_atom, const weights_snapshot& snapshot, std::uint32_t round, bool round_end) {
         auto& s = self->state;
@@ -457,26 +475,17 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
               auto& s = self->state;
               if (!saved)
                 return fail(self, "cannot save the pools with " + snapshot.checkpoint_dir);
-              s.tally.record.checkpoint = snapshot.checkpoint_dir;
+              s.tallies[round].record.checkpoint = snapshot.checkpoint_dir;
               s.phase = continuous(s) ? run_phase::pipeline : run_phase::evaluating;
               self->send(s.student, eval_atom::value, sample_questions(s, s.data.test, s.spec.config.exam.eval_questions),
                          snapshot, round);
               // Continuous mode trains on while the round is evaluated.
-              if (continuous(s) && round < s.spec.config.rounds) {
-                s.pending_close = s.tally;
+              if (continuous(s) && round < s.spec.config.rounds)
                 open_round(self, round + 1);
-              }
             });
       },
       [self](eval_atom, std::uint32_t round, double accuracy, std::uint64_t version) {
-        auto& s = self->state;
-        if (continuous(s) && round < s.round) {
-          std::swap(s.tally, s.pending_close);
-          close_round(self, accuracy, version);
-          std::swap(s.tally, s.pending_close);
-          return;
-        }
-        close_round(self, accuracy, version);
+        close_round(self, round, accuracy, version);
       },
       [self](stop_atom) { finish(self, run_phase::cancelled, "cancelled"); },
   };
