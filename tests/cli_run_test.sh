@@ -80,6 +80,15 @@ check_results round 2 round tailored
 python3 -c 'import json,sys; r=json.load(open("round/results.json"))["rounds"][1]; sys.exit(0 if r["mistakes"] > 0 and r["exam_questions"] == 20 else 1)' ||
   fail "round 2 of round mode examined nothing"
 [[ -f round/config.json && -f round/checkpoints/round-2/model.safetensors ]] || fail "round mode left no checkpoint"
+# `tailor eval` of a round's checkpoint with the run's demos ("none") agrees with the run's own evaluation
+# (within a question: its batches are padded otherwise).
+expect_status 0 "$tailor" eval --checkpoint round/checkpoints/round-2 --data round/test.jsonl --task arith \
+  --demos none --max-new-tokens 40 --batch-size 16 --threads 1
+python3 - "$(grep -o '^accuracy [0-9.]*' "$work/out" | cut -d' ' -f2)" <<'PY' || fail "eval disagrees with the run"
+import json, sys
+run = json.load(open("round/results.json"))["rounds"][1]["accuracy"]
+assert abs(float(sys.argv[1]) - run) <= 0.05 + 1e-9, (sys.argv[1], run)
+PY
 
 # 2. Continuous mode: the same actors as a pipeline.
 sed 's/"steps_per_round": 10/"steps_per_round": 60/' micro.json >pipeline.json

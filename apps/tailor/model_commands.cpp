@@ -58,6 +58,7 @@ struct model_settings {
   std::filesystem::path checkpoint;
   std::string device = "auto";
   int threads = 0;
+  std::string demos; // as a run config's prompts.demos: "" the task's, "none" no demos, else the demos
 };
 
 void add_model_options(CLI::App& command, model_settings& settings) {
@@ -83,6 +84,11 @@ void add_model_options(CLI::App& command, model_settings& settings) {
   command.add_option("--threads", settings.threads, "LibTorch CPU threads; 0 keeps its default")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  // A student answers well only after the prefix it was trained with: a run's config.json has it.
+  command.add_option("--demos", settings.demos,
+                     "The few-shot demos before each question, as the student was trained (a run's "
+                     "prompts.demos): `none` for none (the embedded default), the demos text, or empty for "
+                     "the task's own");
 }
 
 result<gpu::loaded_checkpoint> open_checkpoint(const model_settings& settings) {
@@ -120,7 +126,7 @@ int generate_command(const generate_settings& settings) {
       return fail("generate",
                   "unknown task `" + settings.task + "`; valid tasks: " + std::string{task_kind_names()},
                   exit_usage);
-    prompt = student_prefix(*task, settings.prompt);
+    prompt = student_prefix(*task, settings.prompt, settings.demos);
   }
   auto loaded = open_checkpoint(settings);
   if (!loaded)
@@ -219,7 +225,8 @@ int eval_command(const eval_settings& settings) {
       settings.max_new_tokens > 0 ? settings.max_new_tokens : gpu::default_max_new_tokens(*task);
   std::vector<std::vector<int>> prompts;
   for (const auto& item : questions)
-    prompts.push_back(loaded->tokenizer.encode(student_prefix(*task, item.question), /*add_bos=*/true));
+    prompts.push_back(
+        loaded->tokenizer.encode(student_prefix(*task, item.question, settings.demos), /*add_bos=*/true));
   // Longest prompts first: batches of similar lengths waste little on padding, and a batch too large for
   // the device fails at once rather than at the end.
   std::vector<std::size_t> order(questions.size());
