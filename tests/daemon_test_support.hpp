@@ -6,6 +6,7 @@
 #include "io/api_client.hpp"
 #include "io/run_config_json.hpp"
 #include "messages/registry.hpp"
+#include "tests/eventually.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -101,17 +102,5 @@ private:
   caf::actor_system system_;
   std::unique_ptr<daemon_core> core_;
 };
-
-// Polls `done` every 10 ms until it holds or `timeout` passes; returns whether it held.
-template <class Predicate>
-bool eventually(Predicate done, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done())
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return done();
-}
 
 } // namespace tailor::testing
