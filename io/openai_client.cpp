@@ -1,5 +1,6 @@
-// The OpenAI-compatible client: a queue in front of a concurrency limit, a keep-alive pool, and the tries
-// of each request with their backoff; all on one io_context thread.
+// The OpenAI-compatible client: a queue in front of a concurrency limit (and of a limit shared with other
+// clients, when given), a keep-alive pool, and the tries of each request with their backoff; all on one
+// io_context thread.
 #include "io/openai_client.hpp"
 
 #include "io/http_connection.hpp"
@@ -48,6 +49,7 @@ struct pending_call {
   teacher_backend::callback done;
   asio::steady_timer retry_timer;
   std::shared_ptr<http_connection> connection; // while a try is on the wire
+  fifo_semaphore::lease shared_slot;           // of options.shared_limit, from leaving the queue to the end
   std::uint64_t id = 0;
   int tries = 0;
   bool redid_stale = false;
@@ -80,6 +82,9 @@ struct openai_client::impl {
   std::vector<std::shared_ptr<http_connection>> idle;
   std::mt19937_64 random;
   std::uint64_t next_id = 1;
+  // The shared limit: our place in its line (0: none) and a slot it granted that no call has taken yet.
+  fifo_semaphore::ticket shared_wait = 0;
+  fifo_semaphore::lease spare_slot;
 
   mutable std::mutex stats_mutex;
   openai_client_stats counters;
@@ -121,6 +126,9 @@ struct openai_client::impl {
   // spend can overshoot by at most the calls already in flight.
   void pump() {
     while (active.size() < options.concurrency && !queue.empty()) {
+      fifo_semaphore::lease slot;
+      if (options.shared_limit && !(slot = take_shared_slot()))
+        break; // pump() runs again when our turn comes
       auto call = std::move(queue.front());
       queue.pop_front();
       count([](auto& s) { --s.queued; });
@@ -131,10 +139,31 @@ struct openai_client::impl {
         }
         call->holds_budget = true;
       }
+      call->shared_slot = std::move(slot);
       active.emplace(call->id, call);
       count([](auto& s) { ++s.in_flight; });
       send(call);
     }
+    spare_slot.release(); // granted after the need for it passed
+  }
+
+  // A slot of the shared limit now, or an empty lease and a place in its line (the lease arrives on the io
+  // thread, through the queue of handlers: the semaphore calls back on whichever thread frees a slot).
+  fifo_semaphore::lease take_shared_slot() {
+    if (spare_slot)
+      return std::move(spare_slot);
+    if (shared_wait != 0)
+      return {};
+    if (auto slot = options.shared_limit->try_acquire())
+      return slot;
+    shared_wait = options.shared_limit->acquire_async([this](fifo_semaphore::lease slot) {
+      asio::post(io, [this, slot = std::move(slot)]() mutable {
+        shared_wait = 0;
+        spare_slot = std::move(slot);
+        pump();
+      });
+    });
+    return {};
   }
 
   std::shared_ptr<http_connection> take_connection() {
@@ -256,6 +285,7 @@ struct openai_client::impl {
       return;
     call->finished = true;
     const bool was_active = active.erase(call->id) > 0;
+    call->shared_slot.release();
     const chat_usage usage = outcome ? outcome->usage : chat_usage{};
     if (call->holds_budget)
       options.budget->finish(usage, options.prices.cost_usd(usage));
@@ -360,6 +390,9 @@ openai_client::~openai_client() {
   state->work.reset();
   if (state->thread.joinable())
     state->thread.join();
+  // Out of the shared line; a slot granted meanwhile sits in a handler the io_context frees, and with it.
+  if (state->shared_wait != 0)
+    state->options.shared_limit->withdraw(state->shared_wait);
 }
 
 void openai_client::complete(chat_request request, callback done) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "io/chat.hpp"
+#include "io/fifo_semaphore.hpp"
 #include "io/result.hpp"
 #include "io/teacher_budget.hpp"
 
@@ -29,6 +30,9 @@ struct openai_client_options {
   teacher_prices prices;                  // for the cost in stats() and the budget
   std::shared_ptr<teacher_budget> budget; // checked before each request leaves the queue; may be null
   std::uint64_t seed = 0;                 // backoff jitter; 0: from the clock
+  // Shared by several clients (a daemon's runs): a slot of it is held, on top of one of `concurrency`,
+  // by each request on the wire or waiting to retry. The clients take turns at it. May be null.
+  std::shared_ptr<fifo_semaphore> shared_limit;
 };
 
 struct openai_client_stats {

@@ -25,7 +25,8 @@ std::filesystem::path run_teacher_cache_path() {
 }
 
 result<std::shared_ptr<run_teacher>> make_run_teacher(const run_config& config,
-                                                      const std::vector<std::filesystem::path>& train_files) {
+                                                      const std::vector<std::filesystem::path>& train_files,
+                                                      std::shared_ptr<fifo_semaphore> shared_limit) {
   auto templates = prompt_templates_of(config.prompts);
   if (!templates)
     return problem{"prompts: " + templates.error().message};
@@ -61,6 +62,7 @@ result<std::shared_ptr<run_teacher>> make_run_teacher(const run_config& config,
   options.timeout = std::chrono::milliseconds{t.request_timeout_ms};
   options.max_tries = static_cast<int>(t.max_retries) + 1;
   options.concurrency = std::max<std::uint32_t>(1, t.concurrency);
+  options.shared_limit = std::move(shared_limit);
   options.prices = teacher->exchange_.prices;
   options.budget = teacher->budget_;
   options.seed = config.seed;

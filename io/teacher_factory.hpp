@@ -3,6 +3,7 @@
 #pragma once
 
 #include "io/chat.hpp"
+#include "io/fifo_semaphore.hpp"
 #include "io/result.hpp"
 #include "io/teacher_budget.hpp"
 #include "io/teacher_exchange.hpp"
@@ -27,7 +28,8 @@ public:
   std::string describe() const { return description_; }
 
   friend result<std::shared_ptr<run_teacher>> make_run_teacher(const run_config&,
-                                                               const std::vector<std::filesystem::path>&);
+                                                               const std::vector<std::filesystem::path>&,
+                                                               std::shared_ptr<fifo_semaphore>);
 
 private:
   run_teacher() = default;
@@ -43,9 +45,12 @@ private:
 std::filesystem::path run_teacher_cache_path();
 
 // The built-in teacher answers `arith` problems (it reads their exact steps from `train_files`, the
-// training set in `tailor data generate arith`'s JSONL). An OpenAI-compatible teacher gets the answer cache, the budget and the config's prompts; a missing
-// API key variable is an error naming it (the key itself is never shown).
+// training set in `tailor data generate arith`'s JSONL). An OpenAI-compatible teacher gets the answer cache,
+// the budget and the config's prompts; a missing API key variable is an error naming it (the key itself is
+// never shown). `shared_limit`, when given (the daemon's --teacher-concurrency), caps its requests on the
+// wire together with every other run's.
 result<std::shared_ptr<run_teacher>> make_run_teacher(const run_config& config,
-                                                      const std::vector<std::filesystem::path>& train_files);
+                                                      const std::vector<std::filesystem::path>& train_files,
+                                                      std::shared_ptr<fifo_semaphore> shared_limit = nullptr);
 
 } // namespace tailor
