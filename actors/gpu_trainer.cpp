@@ -5,6 +5,7 @@
 #include "gpu/runtime.hpp"
 #include "gpu/train_batches.hpp"
 #include "gpu/train_step.hpp"
+#include "io/device_scheduler.hpp"
 #include "io/prompts.hpp"
 
 #include <caf/all.hpp>
@@ -28,6 +29,8 @@ struct trainer_state_t {
   example_index problems;
   reflection_builder_actor builder;
   caf::actor coordinator;
+  std::shared_ptr<device_scheduler> devices; // null for a run alone
+  std::string device;                        // resolved: "cpu", "cuda:0"
   std::optional<gpu::tokenizer> tokens;
   std::optional<gpu::trainer> trainer;
   std::uint64_t version = 0; // of the last snapshot published
@@ -77,6 +80,7 @@ std::optional<std::string> build_student(trainer_state_t& s, const std::string& 
   auto device = gpu::resolve_device(s.config.device);
   if (!device)
     return device.error().message;
+  s.device = device.value();
   if (s.config.threads > 0)
     gpu::set_torch_threads(static_cast<int>(s.config.threads));
   std::optional<gpu::llama_for_causal_lm> model;
@@ -125,12 +129,14 @@ std::optional<std::string> build_student(trainer_state_t& s, const std::string& 
 
 gpu_trainer_actor::behavior_type gpu_trainer(gpu_trainer_actor::stateful_pointer<trainer_state_t> self,
                                              run_config config, example_index problems,
-                                             reflection_builder_actor builder, caf::actor coordinator) {
+                                             reflection_builder_actor builder, caf::actor coordinator,
+                                             std::shared_ptr<device_scheduler> devices) {
   auto& s = self->state;
   s.config = std::move(config);
   s.problems = std::move(problems);
   s.builder = std::move(builder);
   s.coordinator = std::move(coordinator);
+  s.devices = std::move(devices);
   auto fail = [self](const std::string& message) {
     self->quit(caf::make_error(caf::sec::runtime_error, "trainer: " + message));
   };
@@ -208,7 +214,9 @@ gpu_trainer_actor::behavior_type gpu_trainer(gpu_trainer_actor::stateful_pointer
                     return;
                   }
                   auto examples = gpu::tokenize_items(*s.tokens, items);
+                  auto turn = take_device_turn(s.devices.get(), s.device);
                   auto stats = s.trainer->step(examples);
+                  turn.release();
                   if (!stats)
                     return fail(stats.error().message);
                   ++s.done;
@@ -228,9 +236,10 @@ gpu_trainer_actor::behavior_type gpu_trainer(gpu_trainer_actor::stateful_pointer
 } // namespace
 
 gpu_trainer_actor spawn_gpu_trainer(caf::actor_system& system, run_config config, example_index problems,
-                                    reflection_builder_actor builder, caf::actor coordinator) {
+                                    reflection_builder_actor builder, caf::actor coordinator,
+                                    std::shared_ptr<device_scheduler> devices) {
   return system.spawn<caf::detached>(gpu_trainer, std::move(config), std::move(problems), std::move(builder),
-                                     std::move(coordinator));
+                                     std::move(coordinator), std::move(devices));
 }
 
 } // namespace tailor

@@ -7,13 +7,21 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include <memory>
 #include <string>
 
 namespace tailor {
 
+class device_scheduler;
+class fifo_semaphore;
+
 struct run_spec {
   std::string run_id;   // names the run in its progress events
   run_config config;    // config.output_dir must be set: the run directory (created when missing)
+  // What the run shares with the daemon's other runs; both null for a run alone (`tailor run`), which then
+  // waits for nothing.
+  std::shared_ptr<device_scheduler> devices;    // a turn on the device per training step and exam chunk
+  std::shared_ptr<fifo_semaphore> teacher_gate; // HTTP teacher requests in flight over all runs
 };
 
 // Spawns the run's coordinator, which spawns and monitors the loop's actors and starts at once.

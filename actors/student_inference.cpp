@@ -3,6 +3,7 @@
 #include "gpu/checkpoint.hpp"
 #include "gpu/runtime.hpp"
 #include "gpu/student_exam.hpp"
+#include "io/device_scheduler.hpp"
 
 #include <caf/all.hpp>
 
@@ -23,6 +24,7 @@ struct inference_state {
   run_config config;
   mistake_collector_actor collector;
   caf::actor coordinator;
+  std::shared_ptr<device_scheduler> devices; // null for a run alone
   std::string device;
   weights_snapshot newest;                      // the newest snapshot announced
   weights_snapshot loaded;                      // the one in `checkpoint`
@@ -46,11 +48,13 @@ std::optional<std::string> ensure_loaded(inference_state& s, const weights_snaps
 
 student_inference_actor::behavior_type
 student_inference(student_inference_actor::stateful_pointer<inference_state> self, run_config config,
-                  mistake_collector_actor collector, caf::actor coordinator) {
+                  mistake_collector_actor collector, caf::actor coordinator,
+                  std::shared_ptr<device_scheduler> devices) {
   auto& s = self->state;
   s.config = std::move(config);
   s.collector = std::move(collector);
   s.coordinator = std::move(coordinator);
+  s.devices = std::move(devices);
   auto device = gpu::resolve_device(s.config.device);
   s.device = device ? device.value() : "cpu";
   auto fail = [self](const std::string& message) { self->quit(caf::make_error(caf::sec::runtime_error, message)); };
@@ -69,6 +73,7 @@ student_inference(student_inference_actor::stateful_pointer<inference_state> sel
         if (s.exams.empty())
           return;
         auto& exam = s.exams.front();
+        auto turn = take_device_turn(s.devices.get(), s.device);
         if (auto error = ensure_loaded(s, s.newest))
           return fail(*error);
         const std::size_t chunk = std::max<std::uint32_t>(1, s.config.exam.batch_size);
@@ -76,6 +81,7 @@ student_inference(student_inference_actor::stateful_pointer<inference_state> sel
         std::span<const example> part{exam.questions.data() + exam.next, last - exam.next};
         auto options = gpu::exam_options_from(s.config, /*greedy=*/false, exam.seed + exam.next);
         auto answers = gpu::sit_exam(s.checkpoint->model, s.checkpoint->tokenizer, part, options, s.loaded.version);
+        turn.release();
         if (!answers)
           return fail("student_inference: exam failed: " + answers.error().message);
         exam.next = last;
@@ -93,10 +99,12 @@ student_inference(student_inference_actor::stateful_pointer<inference_state> sel
       [self, fail](eval_atom, const std::vector<example>& questions, const weights_snapshot& snapshot,
                    std::uint32_t round) {
         auto& s = self->state;
+        auto turn = take_device_turn(s.devices.get(), s.device);
         if (auto error = ensure_loaded(s, snapshot))
           return fail(*error);
         auto options = gpu::exam_options_from(s.config, /*greedy=*/true, s.config.seed);
         auto answers = gpu::sit_exam(s.checkpoint->model, s.checkpoint->tokenizer, questions, options, snapshot.version);
+        turn.release();
         if (!answers)
           return fail("student_inference: evaluation failed: " + answers.error().message);
         caf::anon_send(s.coordinator, eval_atom::value, round, gpu::accuracy_of(answers.value()), snapshot.version);
@@ -107,9 +115,10 @@ student_inference(student_inference_actor::stateful_pointer<inference_state> sel
 } // namespace
 
 student_inference_actor spawn_student_inference(caf::actor_system& system, run_config config,
-                                                mistake_collector_actor collector, caf::actor coordinator) {
+                                                mistake_collector_actor collector, caf::actor coordinator,
+                                                std::shared_ptr<device_scheduler> devices) {
   return system.spawn<caf::detached>(student_inference, std::move(config), std::move(collector),
-                                     std::move(coordinator));
+                                     std::move(coordinator), std::move(devices));
 }
 
 } // namespace tailor
