@@ -4,6 +4,7 @@
 
 #include "io/api_backend.hpp"
 #include "io/progress_json.hpp"
+#include "io/shared_limits_metrics.hpp"
 #include "messages/atoms.hpp"
 
 #include <caf/all.hpp>
@@ -120,7 +121,7 @@ void launch(registry_actor* self, tracked_run& run, const json& config) {
   if (!parsed)
     return record_event(self, run,
                         event_for(run, run_phase::failed, "invalid run config: " + parsed.error().message));
-  run_spec spec{id, std::move(parsed.value())};
+  run_spec spec{id, std::move(parsed.value()), st.options.devices, st.options.teacher_gate};
   spec.config.output_dir = st.store->run_dir(id).string();
   caf::actor actor;
   try {
@@ -302,6 +303,7 @@ std::string prometheus_text(const registry_state& st) {
   text += "# HELP tailor_teacher_in_flight Teacher requests in flight over all runs.\n"
           "# TYPE tailor_teacher_in_flight gauge\ntailor_teacher_in_flight " +
           std::to_string(in_flight) + "\n";
+  text += shared_limits_metrics(st.options.devices.get(), st.options.teacher_gate.get());
   text += "# HELP tailor_run_step Step of the current phase, per run (also round, loss, accuracy, teacher).\n"
           "# TYPE tailor_run_step gauge\n";
   return text + per_run;

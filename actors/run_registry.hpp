@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/run.hpp"
+#include "io/device_scheduler.hpp"
 #include "io/result.hpp"
 #include "io/run_store.hpp"
 
@@ -12,6 +13,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 namespace tailor {
@@ -34,6 +36,9 @@ struct run_registry_options {
   run_config_parser parse;
   caf::actor hub;             // gets every event of every run
   std::size_t max_active = 0; // runs going at once; the others wait in `queued` (0: no limit)
+  // Given to every run it launches (run_spec), and shown in /metrics; either may be null.
+  std::shared_ptr<device_scheduler> devices;
+  std::shared_ptr<fifo_semaphore> teacher_gate;
 };
 
 // Messages, each answered with (std::uint16_t http_status, std::string json_body) unless said otherwise:

@@ -1,6 +1,7 @@
 // The simulated run (actors/simulated_run.hpp): a timer-driven walk through the phases of round mode.
 #include "actors/simulated_run.hpp"
 
+#include "io/device_scheduler.hpp"
 #include "io/progress_json.hpp"
 #include "io/run_records.hpp"
 #include "messages/atoms.hpp"
@@ -8,11 +9,16 @@
 #include <caf/all.hpp>
 #include <cmath>
 #include <filesystem>
+#include <memory>
+
+// A turn on the device travels from the scheduler's thread to the run as a message; local only.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<tailor::device_lease>)
 
 namespace tailor {
 namespace {
 
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using turn_atom = caf::atom_constant<caf::atom("turn")>;
 
 struct sim_state {
   run_spec spec;
@@ -24,6 +30,7 @@ struct sim_state {
   std::uint64_t total_steps = 0; // over the run, for the loss curve
   std::vector<round_record> rounds;
   progress_event last;
+  device_lease turn; // with the daemon's device turns: held from the grant to the next tick
   static inline const char* name = "simulated_run";
 };
 
@@ -72,12 +79,24 @@ void save_results(const sim_state& st, bool finished) {
                                                 "tailored", finished, st.rounds);
 }
 
-void schedule(sim_actor* self) {
+void tick_after_interval(sim_actor* self) {
   const auto interval = self->state.options.step_interval;
   if (interval.count() <= 0)
     self->send(self, tick_atom::value);
   else
     self->delayed_send(self, interval, tick_atom::value);
+}
+
+// The next tick after one interval; with device turns (the daemon's), an interval on the device, as the
+// loop's training steps take it.
+void schedule(sim_actor* self) {
+  const auto& devices = self->state.spec.devices;
+  if (!devices)
+    return tick_after_interval(self);
+  devices->slots_of(self->state.spec.config.device)
+      ->acquire_async([run = caf::actor_cast<caf::actor>(self)](device_lease turn) {
+        caf::anon_send(run, turn_atom::value, std::make_shared<device_lease>(std::move(turn)));
+      });
 }
 
 void tick(sim_actor* self) {
@@ -153,7 +172,14 @@ caf::behavior simulated_run(sim_actor* self, run_spec spec, caf::actor listener,
        st.rounds.empty() ? "simulated run" : "resuming after round " + std::to_string(st.round - 1));
   schedule(self);
   return {
-      [=](tick_atom) { tick(self); },
+      [=](turn_atom, const std::shared_ptr<device_lease>& turn) {
+        self->state.turn = std::move(*turn);
+        tick_after_interval(self);
+      },
+      [=](tick_atom) {
+        self->state.turn.release();
+        tick(self);
+      },
       [=](stop_atom) {
         save_results(self->state, false);
         emit(self, run_phase::cancelled, "cancelled in round " + std::to_string(self->state.round));

@@ -21,6 +21,7 @@ struct simulated_run_options {
 
 // Rounds come from config.rounds, steps from config.steps_per_round; output goes to config.output_dir:
 // journal.jsonl (one fsynced line per finished round) and results.json ({"rounds": [...]}).
+// With spec.devices, every step holds a turn on config.device for its interval, as the loop's steps do.
 caf::actor spawn_simulated_run(caf::actor_system& system, run_spec spec, caf::actor listener,
                                simulated_run_options options = {});
 

@@ -51,6 +51,7 @@ public:
     options.data_dir = std::move(data_dir);
     options.server.port = 0;
     options.server.client_queue = 1024;
+    options.device_slots = 0; // the event path alone: runs do not take turns on a device
     tailor::simulated_run_options sim;
     sim.step_interval = step;
     sim.stamp_send_time = true;

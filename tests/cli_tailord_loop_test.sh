@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tailord with the real training loop: a micro run (tiny student, CPU, built-in teacher) submitted with the
 # CLI, the daemon killed with SIGKILL after its first round, restarted, and the run resumed to its end with
-# every round once. Usage: cli_tailord_loop_test.sh TAILOR TAILORD
+# every round once; then two micro runs at once on one device slot, both progressing to their end.
+# Usage: cli_tailord_loop_test.sh TAILOR TAILORD
 set -euo pipefail
 
 tailor=${1:?usage: cli_tailord_loop_test.sh TAILOR TAILORD}
@@ -19,9 +20,9 @@ fail() {
   [[ -f $work/daemon.err ]] && sed 's/^/  daemon: /' "$work/daemon.err" >&2
   exit 1
 }
-start_daemon() {
+start_daemon() { # extra arguments go to tailord
   : >"$work/daemon.out"
-  "$tailord" --data-dir "$work/data" --listen 127.0.0.1:0 >"$work/daemon.out" 2>>"$work/daemon.err" &
+  "$tailord" --data-dir "$work/data" --listen 127.0.0.1:0 "$@" >"$work/daemon.out" 2>>"$work/daemon.err" &
   daemon_pid=$!
   local port=""
   for _ in $(seq 200); do
@@ -61,6 +62,30 @@ start_daemon
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert [x['round'] for x in r['rounds']]==[1,2,3], r" \
   "$work/out" || fail "the resumed run's rounds are not 1, 2, 3, each once"
 curl --silent "$TAILOR_SERVER/v1/runs/micro" | grep -q '"resumed":1' || fail "the run was not resumed once"
+kill -TERM "$daemon_pid"
+wait "$daemon_pid" || fail "tailord did not stop cleanly on SIGTERM"
+daemon_pid=""
+
+# Two runs, one device slot: they take turns at each training step and exam chunk, so both advance together
+# rather than one after the other.
+start_daemon --device-slots 1
+sed 's/"rounds": 3/"rounds": 1/' micro.json >one-round.json
+"$tailor" submit one-round.json --id first >"$work/out" 2>&1 || fail "submit first failed"
+"$tailor" submit one-round.json --id second >"$work/out" 2>&1 || fail "submit second failed"
+steps() { [[ -f $work/data/runs/$1/metrics.jsonl ]] && wc -l <"$work/data/runs/$1/metrics.jsonl" || echo 0; }
+for _ in $(seq 1200); do
+  [[ $(steps first) -ge 10 && $(steps second) -ge 10 ]] && break
+  sleep 0.1
+done
+[[ $(steps first) -ge 10 && $(steps second) -ge 10 ]] || fail "the two runs did not both train 10 steps in 120 s"
+for id in first second; do
+  curl --silent "$TAILOR_SERVER/v1/runs/$id" | grep -q '"phase":"finished"' &&
+    fail "$id finished before the other had trained 10 steps: the runs went one after the other"
+done
+curl --silent "$TAILOR_SERVER/metrics" | grep -q '# TYPE tailor_device_slots gauge' || fail "/metrics shows no device turns"
+for id in first second; do
+  "$tailor" watch "$id" >"$work/out" 2>&1 || fail "$id did not finish"
+done
 kill -TERM "$daemon_pid"
 wait "$daemon_pid" || fail "tailord did not stop cleanly on SIGTERM"
 daemon_pid=""

@@ -158,6 +158,35 @@ TEST_CASE("two runs at once both progress to the end", "[daemon][api]") {
   CHECK(daemon.run(b)["results"]["rounds"].size() == 2);
 }
 
+TEST_CASE("with one device slot, two runs take turns on the device and both progress",
+          "[daemon][api][devices]") {
+  temp_dir dir;
+  test_daemon daemon(dir.path, 5ms);
+  daemon.options.device_slots = 1;
+  const json config = {{"rounds", 1}, {"steps_per_round", 40}, {"device", "cpu"}};
+  daemon.start();
+  const auto started = std::chrono::steady_clock::now();
+  const std::string a = daemon.submit(config);
+  const std::string b = daemon.submit(config);
+  const auto step = [&](const std::string& id) { return daemon.run(id)["progress"]["step"].get<int>(); };
+  // Neither waits for the other to end: both are a quarter through while both still train.
+  REQUIRE(eventually([&] { return step(a) >= 10 && step(b) >= 10; }));
+  CHECK(daemon.phase(a) == "training");
+  CHECK(daemon.phase(b) == "training");
+  // One holds the device, the other waits for its turn.
+  CHECK(eventually([&] {
+    const std::string text = daemon.call("GET", "/metrics").body;
+    return text.find("tailor_device_leases_active{device=\"cpu\"} 1") != std::string::npos &&
+           text.find("tailor_device_leases_waiting{device=\"cpu\"} 1") != std::string::npos;
+  }));
+  CHECK_THAT(daemon.call("GET", "/metrics").body, Catch::Contains("tailor_device_slots{device=\"cpu\"} 1"));
+  REQUIRE(eventually([&] { return daemon.phase(a) == "finished" && daemon.phase(b) == "finished"; }));
+  // One step at a time: 2 runs x (40 steps + an evaluation + the end) x 5 ms, at least.
+  CHECK(std::chrono::steady_clock::now() - started >= 2 * 42 * 5ms);
+  CHECK(daemon.run(a)["results"]["rounds"].size() == 1);
+  CHECK(daemon.run(b)["results"]["rounds"].size() == 1);
+}
+
 TEST_CASE("with max_active, extra runs wait queued and start when a slot frees", "[daemon][api]") {
   temp_dir dir;
   test_daemon daemon(dir.path, 1ms);

@@ -106,6 +106,10 @@ result<std::unique_ptr<daemon_core>> daemon_core::start(caf::actor_system& syste
   auto hub = spawn_progress_hub(system, {options.history_points});
   run_registry_options registry_options{options.data_dir, std::move(options.launch), std::move(options.parse),
                                         hub, options.max_active_runs};
+  if (options.device_slots > 0)
+    registry_options.devices = std::make_shared<device_scheduler>(options.device_slots);
+  if (options.teacher_concurrency > 0)
+    registry_options.teacher_gate = fifo_semaphore::create(options.teacher_concurrency);
   auto registry = spawn_run_registry(system, std::move(registry_options));
   if (!registry) {
     caf::anon_send_exit(hub, caf::exit_reason::user_shutdown);

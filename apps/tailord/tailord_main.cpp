@@ -61,6 +61,14 @@ int tailord_main(int argc, char** argv, run_launcher loop) {
   app.add_option("--max-active", options.max_active_runs,
                  "runs going at once, the others wait queued (0: no limit)")
       ->capture_default_str();
+  app.add_option("--device-slots", options.device_slots,
+                 "training steps and exam chunks of the runs on one device at once; the runs take turns "
+                 "(0: no turns, every run uses the device whenever it likes)")
+      ->capture_default_str();
+  app.add_option("--teacher-concurrency", options.teacher_concurrency,
+                 "HTTP teacher requests in flight at once over all runs, on top of each run's "
+                 "teacher.concurrency (0: no shared limit)")
+      ->capture_default_str();
   app.add_option("--web-root", options.server.web_root, "the dashboard's files")->capture_default_str();
   app.add_option("--chart-js", options.server.chart_js, "Chart.js (Debian's libjs-chart.js)")
       ->capture_default_str();
