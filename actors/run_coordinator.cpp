@@ -47,6 +47,8 @@ struct coordinator_state {
   student_inference_actor student;
   gpu_trainer_actor trainer;
   std::unique_ptr<metrics_log> metrics;
+  // Which questions the teacher and the exams get. Seeded afresh from (seed, round) when a round opens, so that
+  // a resumed run draws what the uninterrupted one would have, not round 1's questions again.
   std::mt19937_64 rng;
   clock_type::time_point started = clock_type::now();
 
@@ -245,6 +247,9 @@ void open_round(coordinator_actor* self, std::uint32_t round) {
   auto& s = self->state;
   const auto& c = s.spec.config;
   s.round = round;
+  const auto seed = s.spec.config.seed;
+  std::seed_seq round_seed{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32), round};
+  s.rng.seed(round_seed);
   s.tallies[round] = {};
   s.tallies[round].record.round = round;
   if (round == 1) {
@@ -313,7 +318,6 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
   auto& s = self->state;
   s.spec = std::move(spec);
   s.listener = std::move(listener);
-  s.rng.seed(s.spec.config.seed);
   self->set_down_handler([self](const caf::down_msg& down) {
     if (self->state.final)
       return;

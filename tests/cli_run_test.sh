@@ -111,6 +111,17 @@ expect_status 0 "$tailor" run micro.json --rounds 1 --out resumed
 expect_status 0 "$tailor" run micro.json --rounds 3 --out resumed
 expect_output "resumed after round 1"
 check_results resumed 3 round tailored
+# A resumed run asks the teacher about the questions the uninterrupted one would have (the ablation's are
+# chosen by the seed alone), not about round 1's again.
+expect_status 0 "$tailor" run micro.json --ablation --rounds 1 --out ablation-resumed
+expect_status 0 "$tailor" run micro.json --ablation --out ablation-resumed
+python3 - <<'PY' || fail "the resumed ablation asked about other questions than the uninterrupted one"
+import json
+def asked(d):
+    return sorted(q["id"] for q in json.load(open(d + "/checkpoints/round-2/pools.json"))["questions"])
+assert asked("ablation-resumed") == asked("ablation"), (len(asked("ablation-resumed")), len(asked("ablation")))
+assert len(asked("ablation")) > len(json.load(open("ablation/checkpoints/round-1/pools.json"))["questions"])
+PY
 
 # 5. kill -9 in the middle of a longer run, then a restart: it resumes from its last round, no file is torn.
 sed 's/"steps_per_round": 10/"steps_per_round": 150/' micro.json >longer.json
