@@ -336,7 +336,7 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         if (!data)
           return fail(self, data.error().message);
         s.data = std::move(data.value());
-        auto teacher = make_run_teacher(s.spec.config, s.data.train_files);
+        auto teacher = make_run_teacher(s.spec.config, s.data.train_files, s.spec.teacher_gate);
         if (!teacher)
           return fail(self, teacher.error().message);
         s.teacher = std::move(teacher.value());
@@ -368,8 +368,8 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
                                                .order = c.teacher.mistake_order,
                                                .sampling = c.teacher.sampling},
                                               s.builder, s.teacher_client, self_handle);
-        s.student = spawn_student_inference(self->system(), c, s.collector, self_handle);
-        s.trainer = spawn_gpu_trainer(self->system(), c, s.data.index, s.builder, self_handle);
+        s.student = spawn_student_inference(self->system(), c, s.collector, self_handle, s.spec.devices);
+        s.trainer = spawn_gpu_trainer(self->system(), c, s.data.index, s.builder, self_handle, s.spec.devices);
         for (const auto& a : {caf::actor_cast<caf::actor>(s.builder), caf::actor_cast<caf::actor>(s.teacher_client),
                               caf::actor_cast<caf::actor>(s.collector), caf::actor_cast<caf::actor>(s.student),
                               caf::actor_cast<caf::actor>(s.trainer)})
