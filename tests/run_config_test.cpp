@@ -1,5 +1,6 @@
 // The run config as JSON: defaults, a lossless round trip, every kind of mistake named by its JSON path,
 // paths resolved against the config's directory, and docs/config.md naming every key.
+#include "io/embedded_default.hpp"
 #include "io/run_config_json.hpp"
 #include "teacher_test_support.hpp"
 
@@ -413,4 +414,25 @@ TEST_CASE("config: docs/config.md names every key", "[config]") {
     ++examples;
   }
   CHECK(examples == 2);
+}
+
+TEST_CASE("config: the embedded default is a valid config and its ablation changes only the strategy and λ",
+          "[config]") {
+  const auto c = embedded_default_config(3, "/tmp/runs/x");
+  // It survives its own JSON: what `tailor run` writes to config.json reads back the same.
+  auto back = run_config_from_json(to_json(c), ".");
+  REQUIRE(back);
+  CHECK(*back == c);
+  CHECK(c.seed == 3);
+  CHECK(c.mode == loop_mode::continuous);
+  CHECK(c.strategy == teacher_strategy::tailored);
+  // The teacher is the expensive part: it sees fewer questions than the pool holds.
+  CHECK(c.teacher.initial_questions < c.data.generated_train_size);
+  CHECK(c.teacher.requests_per_round > 0);
+  auto ablation = ablation_of(c);
+  CHECK(ablation.strategy == teacher_strategy::random);
+  CHECK(ablation.loss.lambda == 0);
+  ablation.strategy = c.strategy;
+  ablation.loss.lambda = c.loss.lambda;
+  CHECK(ablation == c);
 }
