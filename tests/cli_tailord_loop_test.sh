@@ -82,7 +82,7 @@ for id in first second; do
   curl --silent "$TAILOR_SERVER/v1/runs/$id" | grep -q '"phase":"finished"' &&
     fail "$id finished before the other had trained 10 steps: the runs went one after the other"
 done
-curl --silent "$TAILOR_SERVER/metrics" | grep -q '# TYPE tailor_device_slots gauge' || fail "/metrics shows no device turns"
+curl --silent "$TAILOR_SERVER/metrics" | grep -q 'tailor_device_slots{device="cpu"} 1' || fail "/metrics shows no device turns"
 for id in first second; do
   "$tailor" watch "$id" >"$work/out" 2>&1 || fail "$id did not finish"
 done

@@ -18,7 +18,9 @@ struct daemon_options {
   run_launcher launch;     // spawn_run in tailord; a simulated or fake run in tests
   run_config_parser parse; // run_config_from_json in tailord
   std::size_t max_active_runs = 0;
-  std::size_t device_slots = 1; // runs' training steps and exam chunks on a device at once (0: no turns)
+  // Runs' training steps and exam chunks on a device at once (0: no turns). Two, so that one run's trainer and
+  // exam still overlap as continuous mode means them to, while several runs take turns.
+  std::size_t device_slots = 2;
   std::size_t teacher_concurrency = 0; // HTTP teacher requests in flight over all runs (0: no shared limit)
   std::size_t history_points = 500;
 };
