@@ -27,7 +27,7 @@ namespace {
 
 // The benchmark's shape; bench/student_bench.py passes the same numbers to the baselines.
 struct settings {
-  std::string mode = "train"; // train | profile | generate
+  std::string mode = "train"; // train | profile | generate | generate-profile
   int threads = 1;
   int dim = 256, layers = 4, heads = 4, intermediate = 688, vocab = 384;
   int batch = 16, seq = 256, prefix = 64;
@@ -185,6 +185,39 @@ nlohmann::json run_profile(const settings& s) {
           {"optimizer_seconds", median(update)}};
 }
 
+// Adds the wall time from its construction to its end to `total`.
+struct stopwatch {
+  double& total;
+  clock_type::time_point start = clock_type::now();
+  ~stopwatch() { total += seconds_since(start); }
+};
+
+// The student as the decoding loop sees it, with the time spent in each of its calls: what is left of a run
+// is the loop's own work (sampling, stop checks).
+class timed_model : public next_token_model {
+public:
+  explicit timed_model(next_token_model& inner) : inner_(inner) {}
+  torch::Tensor start(const std::vector<std::vector<int>>& prompts) override {
+    stopwatch watch{prefill_seconds};
+    return inner_.start(prompts);
+  }
+  void select_rows(const torch::Tensor& rows) override {
+    stopwatch watch{step_seconds};
+    inner_.select_rows(rows);
+  }
+  torch::Tensor step(const torch::Tensor& tokens) override {
+    stopwatch watch{step_seconds};
+    return inner_.step(tokens);
+  }
+  void reserve(int new_tokens) override { inner_.reserve(new_tokens); }
+  double prefill_seconds = 0, step_seconds = 0;
+
+private:
+  next_token_model& inner_;
+};
+
+// --mode generate: tokens per second of the whole run. --mode generate-profile: the same runs, split into
+// prefill, decoding steps and the loop's own work (sampling, stop checks), in seconds per run.
 nlohmann::json run_generate(const settings& s) {
   torch::manual_seed(0);
   llama_for_causal_lm model(bench_config(s));
@@ -203,15 +236,18 @@ nlohmann::json run_generate(const settings& s) {
   options.sampling = {.greedy = false, .temperature = 1.0, .top_k = s.top_k};
   options.max_new_tokens = s.new_tokens;
   options.stop_at_blank_line = false;
-  std::vector<double> times, cpu_times;
+  const bool profile = s.mode == "generate-profile";
+  std::vector<double> times, cpu_times, prefill, steps, loop;
   std::int64_t generated = 0;
   for (int r = 0; r < s.repeats + 1; ++r) { // the first run warms up
     torch::NoGradGuard no_grad;
     llama_next_token_model student(model, 2);
+    timed_model timed(student);
+    next_token_model& run_model = profile ? static_cast<next_token_model&>(timed) : student;
     options.seed = static_cast<std::uint64_t>(r);
     const auto start = clock_type::now();
     const double cpu_start = process_cpu_seconds();
-    auto out = generate(student, decoder, prompts, options);
+    auto out = generate(run_model, decoder, prompts, options);
     const double took = seconds_since(start), cpu_took = process_cpu_seconds() - cpu_start;
     if (!out)
       throw std::runtime_error(out.error().message);
@@ -219,17 +255,26 @@ nlohmann::json run_generate(const settings& s) {
       continue;
     times.push_back(took);
     cpu_times.push_back(cpu_took);
+    prefill.push_back(timed.prefill_seconds);
+    steps.push_back(timed.step_seconds);
+    loop.push_back(took - timed.prefill_seconds - timed.step_seconds);
     generated = 0;
     for (const auto& per_prompt : *out)
       for (const auto& c : per_prompt)
         generated += c.token_count;
   }
   const double run_s = median(times), run_cpu_s = median(cpu_times);
-  return {{"run_seconds", run_s},
-          {"run_cpu_seconds", run_cpu_s},
-          {"tokens", generated},
-          {"tokens_per_second", generated / run_s},
-          {"tokens_per_cpu_second", generated / run_cpu_s}};
+  nlohmann::json out = {{"run_seconds", run_s},
+                        {"run_cpu_seconds", run_cpu_s},
+                        {"tokens", generated},
+                        {"tokens_per_second", generated / run_s},
+                        {"tokens_per_cpu_second", generated / run_cpu_s}};
+  if (profile) {
+    out["prefill_seconds"] = median(prefill);
+    out["decode_steps_seconds"] = median(steps);
+    out["sampling_loop_seconds"] = median(loop);
+  }
+  return out;
 }
 
 } // namespace
@@ -243,10 +288,10 @@ int main(int argc, char** argv) {
       out = run_train(s);
     else if (s.mode == "profile")
       out = run_profile(s);
-    else if (s.mode == "generate")
+    else if (s.mode == "generate" || s.mode == "generate-profile")
       out = run_generate(s);
     else
-      throw std::invalid_argument("unknown mode " + s.mode + " (train, profile, generate)");
+      throw std::invalid_argument("unknown mode " + s.mode + " (train, profile, generate, generate-profile)");
     out["mode"] = s.mode;
     out["threads"] = threads;
     out["peak_rss_mb"] = peak_rss_kb() / 1024.0;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <limits>
 #include <mutex>
+#include <tuple>
 #include <unordered_map>
 
 namespace tailor::gpu {
@@ -127,34 +128,56 @@ token_decoder decoder_of(const tokenizer& tokens) {
   return {[&tokens](std::span<const int> ids) { return tokens.decode(ids); }, tokens.eos_id()};
 }
 
+namespace {
+
+// The tokens each row may still draw and their scores (logits over the temperature), both [B, K], most
+// likely first; `ids` is undefined when no cut applies and the scores are then the whole vocabulary's.
+// Top-k first, so that the rest (top-p, temperature, softmax, the draw) runs on k values, not the vocabulary.
+struct sampling_candidates {
+  torch::Tensor scores, ids;
+};
+
+sampling_candidates candidates_of(const torch::Tensor& logits, const sampling_options& options) {
+  sampling_candidates out{logits.to(torch::kFloat), {}};
+  const int64_t vocab = out.scores.size(-1);
+  if (options.top_k > 0 && options.top_k < vocab)
+    std::tie(out.scores, out.ids) = out.scores.topk(options.top_k, -1); // the order survives the division
+  else if (options.top_p < 1.0)
+    std::tie(out.scores, out.ids) = out.scores.sort(-1, /*descending=*/true);
+  if (options.temperature != 1.0)
+    out.scores = out.scores / options.temperature;
+  if (options.top_p < 1.0) {
+    auto probs = out.scores.softmax(-1);
+    // A token goes when the more likely tokens before it already reach p; the most likely one always stays.
+    auto mass_before = probs.cumsum(-1) - probs;
+    out.scores =
+        out.scores.masked_fill(mass_before >= options.top_p, -std::numeric_limits<double>::infinity());
+  }
+  return out;
+}
+
+} // namespace
+
 torch::Tensor filter_logits(const torch::Tensor& logits, const sampling_options& options) {
   if (is_greedy(options))
     return logits;
-  const double minus_infinity = -std::numeric_limits<double>::infinity();
-  auto scores = logits.to(torch::kFloat) / options.temperature; // [B, V]
-  const int64_t vocab = scores.size(-1);
-  if (options.top_k > 0 && options.top_k < vocab) {
-    auto kth = std::get<0>(scores.topk(options.top_k, -1)).narrow(-1, options.top_k - 1, 1); // [B, 1]
-    scores = scores.masked_fill(scores < kth, minus_infinity);
-  }
-  if (options.top_p < 1.0) {
-    auto [sorted, order] = scores.sort(-1, /*descending=*/true);
-    auto probs = sorted.softmax(-1);
-    // A token goes when the more likely tokens before it already reach p; the most likely one always stays.
-    auto mass_before = probs.cumsum(-1) - probs;
-    auto drop_sorted = mass_before >= options.top_p;
-    auto drop = torch::zeros_like(drop_sorted).scatter(-1, order, drop_sorted);
-    scores = scores.masked_fill(drop, minus_infinity);
-  }
-  return scores;
+  auto kept = candidates_of(logits, options);
+  if (!kept.ids.defined())
+    return kept.scores;
+  return torch::full(logits.sizes(), -std::numeric_limits<double>::infinity(), kept.scores.options())
+      .scatter_(-1, kept.ids, kept.scores);
 }
 
 torch::Tensor choose_tokens(const torch::Tensor& logits, const sampling_options& options,
                             torch::Generator& generator) {
   if (is_greedy(options))
     return logits.argmax(-1);
-  auto probs = filter_logits(logits, options).softmax(-1);
-  return torch::multinomial(probs, 1, /*replacement=*/false, generator).squeeze(1);
+  auto kept = candidates_of(logits, options);
+  // One draw for the whole batch, as torch::multinomial draws one sample (argmax of p / q, q ~ Exp(1)) but
+  // without its checks of the probabilities: -> each row's token among its candidates, [B, 1].
+  auto probs = kept.scores.softmax(-1);
+  auto drawn = (probs / torch::empty_like(probs).exponential_(1.0, generator)).argmax(-1, /*keepdim=*/true);
+  return (kept.ids.defined() ? kept.ids.gather(-1, drawn) : drawn).squeeze(1);
 }
 
 result<std::vector<prompt_completions>> generate(next_token_model& model, const token_decoder& decoder,
@@ -178,6 +201,7 @@ result<std::vector<prompt_completions>> generate(next_token_model& model, const 
   } else {
     try {
       torch::InferenceMode inference;
+      model.reserve(options.max_new_tokens);
       auto logits = model.start(prompts); // [P, V]
       const auto device = logits.device();
       if (n > 1) {
@@ -242,64 +266,84 @@ result<std::vector<prompt_completions>> generate(next_token_model& model, const 
 // one slice, each step appends one column for all rows, and the cache stays a rectangle that select_rows can
 // cut. Positions come from the real tokens only and pad keys are masked, so a padded row computes what it
 // would alone. (Right padding would put each row's next token in a different column, leaving holes in the
-// cache or a scatter per step.)
+// cache or a scatter per step.) The cache and the valid-key mask have room for the whole run from the start:
+// a step writes one column in place and attends over the filled ones.
 
 llama_next_token_model::llama_next_token_model(llama_for_causal_lm model, int pad_id)
     : model_(std::move(model)), pad_id_(std::max(pad_id, 0)) {} // pads are masked: any real id will do
+
+void llama_next_token_model::reserve(int new_tokens) {
+  new_tokens_ = std::max(new_tokens, 0);
+}
 
 torch::Tensor llama_next_token_model::start(const std::vector<std::vector<int>>& prompts) {
   const auto device = model_->model->embed_tokens->weight.device();
   const int64_t vocab = model_->config().vocab_size;
   const auto batch = static_cast<int64_t>(prompts.size());
   int64_t width = 0;
-  padded_ = false;
   for (const auto& prompt : prompts)
     width = std::max<int64_t>(width, static_cast<int64_t>(prompt.size()));
+  const int64_t capacity = width + std::max<int64_t>(new_tokens_, 1);
   auto ids = torch::full({batch, width}, pad_id_, torch::kLong);
-  auto valid = torch::zeros({batch, width}, torch::kBool);
+  auto valid = torch::ones({batch, capacity}, torch::kBool); // every column after the pads holds a real token
   auto ids_at = ids.accessor<int64_t, 2>();
   auto valid_at = valid.accessor<bool, 2>();
+  pads_.assign(prompts.size(), 0);
   for (int64_t b = 0; b < batch; ++b) {
     const auto& prompt = prompts[b];
     const int64_t offset = width - static_cast<int64_t>(prompt.size());
+    for (int64_t t = 0; t < offset; ++t)
+      valid_at[b][t] = false;
     for (std::size_t t = 0; t < prompt.size(); ++t) {
       TORCH_CHECK(prompt[t] < vocab, "token id ", prompt[t], " is outside the model's vocabulary of ", vocab);
       ids_at[b][offset + t] = prompt[t];
-      valid_at[b][offset + t] = true;
     }
-    padded_ = padded_ || offset > 0;
+    pads_[b] = offset;
   }
+  padded_ = !pads_.empty() && *std::max_element(pads_.begin(), pads_.end()) > 0;
   ids = ids.to(device);
   valid_ = valid.to(device);
-  next_position_ = valid_.sum(1);
+  length_ = width;
+  auto prompt_valid = valid_.narrow(1, 0, width);
+  next_position_ = prompt_valid.sum(1);
   cache_ = kv_cache{};
-  auto mask = padded_ ? causal_padding_mask(valid_, width) : torch::Tensor{};
-  auto out = model_->forward(ids, positions_from_valid(valid_), mask, &cache_, /*want_logits=*/false);
+  cache_.reserve(capacity);
+  auto mask = padded_ ? causal_padding_mask(prompt_valid, width) : torch::Tensor{};
+  auto out = model_->forward(ids, positions_from_valid(prompt_valid), mask, &cache_, /*want_logits=*/false);
   // Only the last position's logits are needed: [P, 1, D] -> [P, V].
   return model_->project_to_vocab(out.hidden.narrow(1, width - 1, 1)).squeeze(1).to(torch::kFloat);
 }
 
 void llama_next_token_model::select_rows(const torch::Tensor& rows) {
-  cache_ = cache_.select_rows(rows);
-  valid_ = valid_.index_select(0, rows.to(valid_.device()));
-  next_position_ = next_position_.index_select(0, rows.to(valid_.device()));
+  const auto on_device = rows.to(valid_.device());
+  cache_ = cache_.select_rows(on_device);
+  valid_ = valid_.index_select(0, on_device);
+  next_position_ = next_position_.index_select(0, on_device);
+  // The pad counts are kept on the host, so that trimming needs no read back from the device.
+  const auto host_rows = rows.to(torch::kCPU, torch::kLong).contiguous();
+  const auto* row = host_rows.data_ptr<int64_t>();
+  std::vector<int64_t> pads(static_cast<std::size_t>(host_rows.size(0)));
+  for (std::size_t i = 0; i < pads.size(); ++i)
+    pads[i] = pads_.at(static_cast<std::size_t>(row[i]));
   // Columns that are padding in every remaining row are dropped: the rest of the run attends over less.
-  const int64_t first = valid_.any(0).to(torch::kLong).argmax().item<int64_t>();
+  const int64_t first = pads.empty() ? 0 : *std::min_element(pads.begin(), pads.end());
   if (first > 0) {
-    const int64_t kept = valid_.size(1) - first;
-    valid_ = valid_.narrow(1, first, kept);
-    for (auto& k : cache_.keys)
-      k = k.narrow(2, first, kept);
-    for (auto& v : cache_.values)
-      v = v.narrow(2, first, kept);
+    valid_ = valid_.narrow(1, first, valid_.size(1) - first);
+    cache_.drop_front(first);
+    length_ -= first;
+    for (auto& p : pads)
+      p -= first;
   }
-  padded_ = !valid_.all().item<bool>();
+  pads_ = std::move(pads);
+  padded_ = !pads_.empty() && *std::max_element(pads_.begin(), pads_.end()) > 0;
 }
 
 torch::Tensor llama_next_token_model::step(const torch::Tensor& tokens) {
   const int64_t batch = tokens.size(0);
-  valid_ = torch::cat({valid_, torch::ones({batch, 1}, valid_.options())}, 1);
-  auto mask = padded_ ? causal_padding_mask(valid_, 1) : torch::Tensor{};
+  if (++length_ > valid_.size(1)) // more steps than reserved: double the room
+    valid_ = torch::cat({valid_, torch::ones({batch, valid_.size(1)}, valid_.options())}, 1);
+  // One query per row, the newest position: its causal mask is just which keys are real. [B, 1, T_total]
+  auto mask = padded_ ? valid_.narrow(1, 0, length_).unsqueeze(1) : torch::Tensor{};
   auto out = model_->forward(tokens.unsqueeze(1), next_position_.unsqueeze(1), mask, &cache_,
                              /*want_logits=*/false);
   next_position_ = next_position_ + 1;

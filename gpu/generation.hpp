@@ -55,6 +55,8 @@ public:
   virtual void select_rows(const torch::Tensor& rows) = 0;
   // Appends one token per row (long [B]) -> logits of the token after it, float [B, V].
   virtual torch::Tensor step(const torch::Tensor& tokens) = 0;
+  // A hint before start(): at most `new_tokens` steps follow, so state can be sized for the whole run.
+  virtual void reserve(int new_tokens) { (void)new_tokens; }
 };
 
 // Turns token ids back into text: the stop check reads single tokens, the completions whole sequences.
@@ -89,13 +91,17 @@ public:
   torch::Tensor start(const std::vector<std::vector<int>>& prompts) override;
   void select_rows(const torch::Tensor& rows) override;
   torch::Tensor step(const torch::Tensor& tokens) override;
+  void reserve(int new_tokens) override;
 
 private:
   llama_for_causal_lm model_;
   int pad_id_;
-  kv_cache cache_;
-  torch::Tensor valid_;         // bool [B, T_total]: false on left padding
+  int new_tokens_ = 0;          // room to keep after the prompts (grows by doubling when overrun)
+  kv_cache cache_;              // reserved: each step writes its keys and values in place
+  torch::Tensor valid_;         // bool [B, capacity]: false on left padding; the first length_ are in use
+  int64_t length_ = 0;          // columns filled so far, pads included
   torch::Tensor next_position_; // long [B]: the position of each row's next token
+  std::vector<int64_t> pads_;   // leading pad columns of each row, on the host
   bool padded_ = false;         // some row has pads, so attention needs an explicit mask
 };
 

@@ -1,7 +1,9 @@
 // The LLaMA decoder, block by block, following Hugging Face's `modeling_llama.py` so that logits match it.
 #include "gpu/llama_model.hpp"
 
+#include <algorithm>
 #include <set>
+#include <tuple>
 
 namespace tailor::gpu {
 
@@ -9,21 +11,106 @@ namespace F = torch::nn::functional;
 
 // ---- cache and masks ------------------------------------------------------------------------------------
 
+namespace {
+
+// [B, KV, capacity, hd], typed like `like`; its first positions a copy of `past` (may be undefined).
+torch::Tensor cache_buffer(const torch::Tensor& like, const torch::Tensor& past, int64_t capacity) {
+  auto buffer = torch::empty({like.size(0), like.size(1), capacity, like.size(3)}, like.options());
+  if (past.defined() && past.size(2) > 0)
+    buffer.narrow(2, 0, past.size(2)).copy_(past);
+  return buffer;
+}
+
+} // namespace
+
+void kv_cache::reserve(int64_t positions) {
+  reserved_ = std::max<int64_t>(positions, 0);
+}
+
+std::pair<torch::Tensor, torch::Tensor> kv_cache::append(std::size_t layer, const torch::Tensor& new_keys,
+                                                         const torch::Tensor& new_values) {
+  TORCH_CHECK(layer <= keys.size(), "cache layers must be added in order");
+  const bool first = layer == keys.size();
+  if (first) {
+    keys.emplace_back();
+    values.emplace_back();
+  }
+  key_buffers_.resize(keys.size());
+  value_buffers_.resize(keys.size());
+  auto &k = keys[layer], &v = values[layer];
+  auto &k_buffer = key_buffers_[layer], &v_buffer = value_buffers_[layer];
+  // Writing in place into a buffer that autograd saw would invalidate what the backward pass saved.
+  const bool recording =
+      torch::GradMode::is_enabled() && (new_keys.requires_grad() || new_values.requires_grad());
+  if (reserved_ == 0 || recording) {
+    k_buffer = v_buffer = torch::Tensor{};
+    k = first ? new_keys : torch::cat({k.to(new_keys.scalar_type()), new_keys}, 2); // [B, KV, T_past + T, hd]
+    v = first ? new_values : torch::cat({v.to(new_values.scalar_type()), new_values}, 2);
+    return {k, v};
+  }
+  const int64_t past = first ? 0 : k.size(2), total = past + new_keys.size(2);
+  if (!k_buffer.defined() || k_buffer.size(2) < total || k_buffer.scalar_type() != new_keys.scalar_type()) {
+    const int64_t capacity = std::max({reserved_, total, k_buffer.defined() ? 2 * k_buffer.size(2) : 0});
+    k_buffer = cache_buffer(new_keys, k, capacity);
+    v_buffer = cache_buffer(new_values, v, capacity);
+  }
+  k_buffer.narrow(2, past, total - past).copy_(new_keys);
+  v_buffer.narrow(2, past, total - past).copy_(new_values);
+  k = k_buffer.narrow(2, 0, total);
+  v = v_buffer.narrow(2, 0, total);
+  return {k, v};
+}
+
+void kv_cache::drop_front(int64_t positions) {
+  if (positions <= 0)
+    return;
+  const int64_t kept = length() - positions;
+  TORCH_CHECK(kept >= 0, "cannot drop ", positions, " positions from a cache of ", length());
+  for (std::size_t layer = 0; layer < keys.size(); ++layer) {
+    keys[layer] = keys[layer].narrow(2, positions, kept);
+    values[layer] = values[layer].narrow(2, positions, kept);
+    if (layer < key_buffers_.size() && key_buffers_[layer].defined()) {
+      auto& k_buffer = key_buffers_[layer];
+      k_buffer = k_buffer.narrow(2, positions, k_buffer.size(2) - positions);
+      auto& v_buffer = value_buffers_[layer];
+      v_buffer = v_buffer.narrow(2, positions, v_buffer.size(2) - positions);
+    }
+  }
+}
+
 kv_cache kv_cache::select_rows(const torch::Tensor& rows) const {
   kv_cache out;
-  for (const auto& k : keys)
-    out.keys.push_back(k.index_select(0, rows.to(k.device())));
-  for (const auto& v : values)
-    out.values.push_back(v.index_select(0, rows.to(v.device())));
+  out.reserved_ = reserved_;
+  out.key_buffers_.resize(key_buffers_.size());
+  out.value_buffers_.resize(value_buffers_.size());
+  const int64_t filled = length();
+  for (std::size_t layer = 0; layer < keys.size(); ++layer) {
+    const auto& k = keys[layer];
+    const auto on_device = rows.to(k.device());
+    if (layer < key_buffers_.size() && key_buffers_[layer].defined()) {
+      out.key_buffers_[layer] = key_buffers_[layer].index_select(0, on_device);
+      out.value_buffers_[layer] = value_buffers_[layer].index_select(0, on_device);
+      out.keys.push_back(out.key_buffers_[layer].narrow(2, 0, filled));
+      out.values.push_back(out.value_buffers_[layer].narrow(2, 0, filled));
+    } else {
+      out.keys.push_back(k.index_select(0, on_device));
+      out.values.push_back(values[layer].index_select(0, on_device));
+    }
+  }
   return out;
 }
 
 kv_cache kv_cache::detached() const {
   kv_cache out;
+  out.reserved_ = reserved_;
   for (const auto& k : keys)
     out.keys.push_back(k.detach());
   for (const auto& v : values)
     out.values.push_back(v.detach());
+  for (const auto& b : key_buffers_)
+    out.key_buffers_.push_back(b.defined() ? b.detach() : b);
+  for (const auto& b : value_buffers_)
+    out.value_buffers_.push_back(b.defined() ? b.detach() : b);
   return out;
 }
 
@@ -51,7 +138,9 @@ torch::Tensor positions_after(const torch::Tensor& start, int64_t length) {
 
 namespace {
 
-// cos, sin [B, T, head_dim] in float32 for explicit positions [B, T]; the two halves repeat the frequencies.
+// cos, sin [B, 1, T, head_dim] in float32 for explicit positions [B, T] (the 1 broadcasts over heads); the
+// two halves repeat the frequencies. sin's first half is negated: the sign of rotate_half, paid once per
+// forward rather than for every layer's queries and keys.
 std::pair<torch::Tensor, torch::Tensor> rotary_tables(const torch::Tensor& position_ids, int64_t head_dim,
                                                       double theta) {
   auto float_opts = torch::TensorOptions().dtype(torch::kFloat).device(position_ids.device());
@@ -59,19 +148,17 @@ std::pair<torch::Tensor, torch::Tensor> rotary_tables(const torch::Tensor& posit
   auto exponent = torch::arange(0, head_dim, 2, float_opts) / static_cast<double>(head_dim);
   auto inv_freq = 1.0 / torch::pow(theta, exponent);                    // [hd/2]
   auto freqs = position_ids.to(torch::kFloat).unsqueeze(-1) * inv_freq; // [B, T, hd/2]
-  auto angles = torch::cat({freqs, freqs}, -1);                         // [B, T, hd]
-  return {angles.cos(), angles.sin()};
+  auto angles = torch::cat({freqs, freqs}, -1).unsqueeze(1);            // [B, 1, T, hd]
+  auto sin = angles.sin();
+  sin.narrow(-1, 0, head_dim / 2).neg_();
+  return {angles.cos(), sin};
 }
 
-// (x1, x2) -> (-x2, x1) over the two halves of the last dimension.
-torch::Tensor rotate_half(const torch::Tensor& x) {
-  auto halves = x.chunk(2, -1);
-  return torch::cat({-halves[1], halves[0]}, -1);
-}
-
-// x [B, heads, T, hd]; cos/sin [B, T, hd].
-torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
-  return x * cos.unsqueeze(1) + rotate_half(x) * sin.unsqueeze(1);
+// x [B, heads, T, hd] -> x * cos + rotate_half(x) * sin, where rotate_half(x1, x2) = (-x2, x1): the halves
+// swapped (a roll by half the width) with the sign that `signed_sin` carries.
+torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos,
+                           const torch::Tensor& signed_sin) {
+  return x * cos + x.roll(x.size(-1) / 2, -1) * signed_sin;
 }
 
 torch::nn::Linear linear(int64_t in, int64_t out) {
@@ -113,21 +200,14 @@ torch::Tensor llama_attention_impl::forward(const torch::Tensor& x, const torch:
 
   bool had_past = false;
   if (cache) {
-    auto& keys = cache->keys;
-    auto& values = cache->values;
-    if (static_cast<int>(keys.size()) > layer_index_) {
-      had_past = true;
-      k = torch::cat({keys[layer_index_].to(k.scalar_type()), k}, 2); // [B, KV, T_past + T, hd]
-      v = torch::cat({values[layer_index_].to(v.scalar_type()), v}, 2);
-      keys[layer_index_] = k;
-      values[layer_index_] = v;
-    } else {
-      keys.push_back(k);
-      values.push_back(v);
-    }
+    had_past = static_cast<int>(cache->keys.size()) > layer_index_;
+    std::tie(k, v) = cache->append(static_cast<std::size_t>(layer_index_), k, v); // [B, KV, T_past + T, hd]
   }
-  // Grouped-query attention: each key/value head serves heads / kv_heads consecutive query heads.
-  if (kv_heads_ != heads_) {
+  // Grouped-query attention: each key/value head serves heads / kv_heads consecutive query heads. The CPU
+  // kernel groups them itself (forward and backward), which spares a copy of the whole cache per step; other
+  // devices' fused kernels may not, so there the heads are repeated.
+  const bool grouped_in_kernel = kv_heads_ != heads_ && x.device().is_cpu();
+  if (kv_heads_ != heads_ && !grouped_in_kernel) {
     k = k.repeat_interleave(heads_ / kv_heads_, 1); // [B, H, T_k, hd]
     v = v.repeat_interleave(heads_ / kv_heads_, 1);
   }
@@ -135,7 +215,8 @@ torch::Tensor llama_attention_impl::forward(const torch::Tensor& x, const torch:
   TORCH_CHECK(mask.defined() || length == 1 || !had_past, "attention over a cache needs an explicit mask");
   const bool is_causal = !mask.defined() && length > 1;
   auto attn_mask = mask.defined() ? std::optional<torch::Tensor>(mask.unsqueeze(1)) : std::nullopt;
-  auto out = at::scaled_dot_product_attention(q, k, v, attn_mask, 0.0, is_causal); // [B, H, T, hd]
+  auto out = at::scaled_dot_product_attention(q, k, v, attn_mask, 0.0, is_causal, std::nullopt,
+                                              grouped_in_kernel); // [B, H, T, hd]
   return o_proj(out.transpose(1, 2).reshape({batch, length, heads_ * head_dim_}));
 }
 

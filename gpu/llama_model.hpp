@@ -14,18 +14,36 @@
 namespace tailor::gpu {
 
 // Keys and values of every layer for the positions seen so far, each [B, kv_heads, T_past, head_dim].
-// Copying a cache is cheap (tensor handles); a forward pass appends to the cache it is given, so keep a copy
-// to reuse a prefix for several continuations.
-struct kv_cache {
+// By default a forward pass appends by concatenation: copying a cache is cheap (tensor handles) and a copy
+// keeps its prefix, so it can be reused for several continuations, and gradients flow through the new part.
+// After reserve(), each layer's keys and values live in a buffer with room for more positions, written in
+// place: no copy of the past per token, for decoding. Copies of a reserved cache share its buffers (a forward
+// through one overwrites what another would append); select_rows gives an independent cache.
+class kv_cache {
+public:
   std::vector<torch::Tensor> keys;   // one per layer, empty before the first forward
   std::vector<torch::Tensor> values; // one per layer
 
   int64_t length() const { return keys.empty() ? 0 : keys.front().size(2); }
   bool empty() const { return keys.empty(); }
+  // Room for `positions` in all (buffers are allocated by the first forward, grown by doubling when a
+  // later one overruns them). Only used while no gradient is recorded; otherwise the cache concatenates.
+  void reserve(int64_t positions);
+  // Adds layer `layer`'s new keys and values [B, kv_heads, T, hd] -> that layer's keys and values of all
+  // positions so far, [B, kv_heads, T_past + T, hd]. Layers are added in order at the first forward.
+  std::pair<torch::Tensor, torch::Tensor> append(std::size_t layer, const torch::Tensor& new_keys,
+                                                 const torch::Tensor& new_values);
+  // Forgets the first `positions` positions of every row (columns that are padding in every row).
+  void drop_front(int64_t positions);
   // The cache of the batch rows `rows` (long [B'], repeats allowed): drop finished rows, or repeat a prefix.
   kv_cache select_rows(const torch::Tensor& rows) const;
   // The same keys and values cut from the autograd graph.
   kv_cache detached() const;
+
+private:
+  int64_t reserved_ = 0;
+  // [B, kv_heads, capacity, hd] per layer once reserved; keys/values are their first length() positions.
+  std::vector<torch::Tensor> key_buffers_, value_buffers_;
 };
 
 struct model_output {
@@ -63,7 +81,8 @@ TORCH_MODULE_IMPL(rms_norm, rms_norm_impl);
 class llama_attention_impl : public torch::nn::Module {
 public:
   llama_attention_impl(const llama_config& config, int layer_index);
-  // x [B, T, D], cos/sin [B, T, head_dim], mask bool [B, T, T_past + T] or undefined (T == 1, no pads).
+  // x [B, T, D]; cos/sin [B, 1, T, head_dim] from the backbone's rotary tables (sin's first half negated);
+  // mask bool [B, T, T_past + T] or undefined (T == 1, no pads).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         const torch::Tensor& mask, kv_cache* cache);
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};

@@ -332,6 +332,53 @@ TEST_CASE("greedy with ragged prompts in one batch equals each prompt alone and 
   check_batched_equals_alone(torch::kCPU);
 }
 
+TEST_CASE("the in-place cache gives each row the logits and greedy tokens of a full forward without cache",
+          "[generation][student]") {
+  auto model = tiny_student();
+  torch::InferenceMode inference;
+  // The logits of each row's next token, each row alone through the whole model: [rows, V].
+  auto uncached = [&](const std::vector<std::vector<int>>& rows) {
+    std::vector<torch::Tensor> last;
+    for (const auto& row : rows) {
+      auto input = torch::tensor(std::vector<int64_t>(row.begin(), row.end())).unsqueeze(0);
+      last.push_back(model->forward(input).logits[0][-1]);
+    }
+    return torch::stack(last);
+  };
+  for (int room : {12, 3}) { // room for every step, and too little: cache and mask grow on the way
+    INFO("room for " << room << " new tokens");
+    llama_next_token_model student{model, 0};
+    student.reserve(room);
+    auto rows = ragged_prompts; // each row's tokens so far
+    auto logits = student.start(rows);
+    for (int step = 0; step < 12; ++step) {
+      INFO("step " << step);
+      auto expected = uncached(rows);
+      // Within 1e-5 relative to the logits' scale (up to ~15 here): a few float32 roundings, as the fused
+      // kernels sum in another order over one query than over the whole sequence.
+      const float scale = std::max(1.0f, expected.abs().max().item<float>());
+      CHECK((logits - expected).abs().max().item<float>() < 1e-5f * scale);
+      auto next = logits.argmax(-1);
+      CHECK(torch::equal(next, expected.argmax(-1)));
+      for (std::size_t r = 0; r < rows.size(); ++r)
+        rows[r].push_back(static_cast<int>(next[static_cast<int64_t>(r)].item<int64_t>()));
+      if (step == 4) {
+        // The longest prompt leaves (two columns are padding in every row left and go), another row is
+        // repeated and the order changes.
+        const std::vector<int64_t> kept = {3, 0, 2, 0};
+        std::vector<std::vector<int>> still;
+        for (auto r : kept)
+          still.push_back(rows[static_cast<std::size_t>(r)]);
+        rows = std::move(still);
+        auto picked = torch::tensor(kept);
+        student.select_rows(picked);
+        next = next.index_select(0, picked);
+      }
+      logits = student.step(next);
+    }
+  }
+}
+
 TEST_CASE("rows that stop early leave the others' greedy tokens unchanged", "[generation][student]") {
   auto model = tiny_student();
   auto free_running = run_student(model, ragged_prompts, greedy(16));

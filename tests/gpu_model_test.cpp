@@ -210,21 +210,65 @@ TEST_CASE("decoding one token at a time with the cache equals the full forward",
   auto ids = torch::randint(0, 64, {2, 10}, torch::kLong);
   auto full = model->forward(ids).logits;
   using torch::indexing::Slice;
-  // A 4-token prefill without a mask, then single tokens, then a 3-token chunk over the cache.
-  kv_cache cache;
-  std::vector<torch::Tensor> pieces;
-  auto run = [&](int64_t from, int64_t to) {
-    auto positions = torch::arange(from, to).unsqueeze(0).expand({2, to - from});
-    pieces.push_back(model->forward(ids.index({Slice(), Slice(from, to)}), positions, {}, &cache).logits);
+  // Growing by concatenation (0), reserved for all positions (10), reserved too short: buffers grow (4).
+  for (int64_t room : {0, 10, 4}) {
+    INFO("reserved " << room);
+    // A 4-token prefill without a mask, then single tokens, then a 3-token chunk over the cache.
+    kv_cache cache;
+    cache.reserve(room);
+    std::vector<torch::Tensor> pieces;
+    auto run = [&](int64_t from, int64_t to) {
+      auto positions = torch::arange(from, to).unsqueeze(0).expand({2, to - from});
+      pieces.push_back(model->forward(ids.index({Slice(), Slice(from, to)}), positions, {}, &cache).logits);
+    };
+    run(0, 4);
+    const auto storage = cache.keys[0].data_ptr();
+    run(4, 5);
+    CHECK((room == 10) == (cache.keys[0].data_ptr() == storage)); // written in place while there is room
+    for (int64_t t = 5; t < 7; ++t)
+      run(t, t + 1);
+    run(7, 10);
+    CHECK(cache.length() == 10);
+    CHECK(cache.keys.size() == 2);
+    CHECK(cache.keys[0].sizes() == torch::IntArrayRef({2, 2, 10, 8}));
+    CHECK(max_difference(torch::cat(pieces, 1), full) < 1e-5f);
+  }
+}
+
+TEST_CASE("rows cut from a reserved cache go on alone; a recorded forward concatenates", "[gpu][model]") {
+  torch::manual_seed(6);
+  llama_for_causal_lm model(tiny_config());
+  auto ids = torch::randint(0, 64, {2, 6}, torch::kLong);
+  auto positions = [](int64_t from, int64_t to, int64_t rows) {
+    return torch::arange(from, to).unsqueeze(0).expand({rows, to - from});
   };
-  run(0, 4);
-  for (int64_t t = 4; t < 7; ++t)
-    run(t, t + 1);
-  run(7, 10);
-  CHECK(cache.length() == 10);
-  CHECK(cache.keys.size() == 2);
-  CHECK(cache.keys[0].sizes() == torch::IntArrayRef({2, 2, 10, 8}));
-  CHECK(max_difference(torch::cat(pieces, 1), full) < 1e-5f);
+  using torch::indexing::Slice;
+  kv_cache prefix;
+  prefix.reserve(8);
+  {
+    torch::NoGradGuard no_grad;
+    model->forward(ids.index({Slice(), Slice(0, 4)}), positions(0, 4, 2), {}, &prefix);
+  }
+  // Row 1 twice and row 0: each copy continues on its own storage, the prefix stays as it was.
+  auto rows = torch::tensor(std::vector<int64_t>{1, 1, 0});
+  auto picked = ids.index_select(0, rows);
+  auto expected = model->forward(picked).logits.index({Slice(), Slice(4, 6)}).detach();
+  kv_cache first = prefix.select_rows(rows), second = prefix.select_rows(rows);
+  {
+    torch::NoGradGuard no_grad;
+    auto a = model->forward(picked.index({Slice(), Slice(4, 6)}), positions(4, 6, 3), {}, &first).logits;
+    CHECK(max_difference(a, expected) < 1e-5f);
+  }
+  CHECK(prefix.length() == 4);
+  // With gradients recorded the new positions are concatenated, and the loss reaches the weights.
+  auto b = model->forward(picked.index({Slice(), Slice(4, 6)}), positions(4, 6, 3), {}, &second).logits;
+  CHECK(max_difference(b, expected) < 1e-5f);
+  CHECK(second.length() == 6);
+  CHECK(second.keys[0].is_contiguous()); // a concatenation, not a view of the reserved buffer
+  b.sum().backward();
+  auto grad = model->named_parameters()["model.layers.0.self_attn.k_proj.weight"].grad();
+  REQUIRE(grad.defined());
+  CHECK(grad.abs().sum().item<float>() > 0.0f);
 }
 
 TEST_CASE("padded rows give the logits of the same rows unpadded", "[gpu][model]") {
