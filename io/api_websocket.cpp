@@ -16,19 +16,19 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 
-class websocket_session : public connection, public std::enable_shared_from_this<websocket_session> {
+class websocket_session : public server_connection, public std::enable_shared_from_this<websocket_session> {
 public:
   websocket_session(beast::tcp_stream stream, http::request<http::string_body> upgrade, std::string run_id,
-                    server_core& core)
+                    server_core& core, std::shared_ptr<callback_gate> gate)
       : ws_(std::move(stream)), upgrade_(std::move(upgrade)), run_id_(std::move(run_id)), core_(core),
-        queue_(std::make_shared<event_queue>(core.options.client_queue)) {}
+        gate_(std::move(gate)), queue_(std::make_shared<event_queue>(core.options.client_queue)) {}
 
   ~websocket_session() override {
     core_.websocket_dropped += queue_->dropped_total();
     queue_->close();
   }
 
-  void start() {
+  void start() override {
     net::dispatch(ws_.get_executor(), [self = shared_from_this()] { self->accept(); });
   }
 
@@ -60,7 +60,7 @@ private:
     counted_ = true;
     ws_.text(true);
     // The queue wakes this connection on its strand when an event arrives while it has nothing to write.
-    queue_->set_wakeup([weak = weak_from_this(), gate = core_.gate] {
+    queue_->set_wakeup([weak = weak_from_this(), gate = gate_] {
       gate->pass([&] {
         if (auto self = weak.lock())
           net::post(self->ws_.get_executor(), [self] { self->write_next(); });
@@ -108,6 +108,7 @@ private:
   http::request<http::string_body> upgrade_;
   const std::string run_id_;
   server_core& core_;
+  const std::shared_ptr<callback_gate> gate_; // the listener's: no wakeup reaches this after stop()
   const std::shared_ptr<event_queue> queue_;
   event_queue::message outbound_; // the message being written, kept alive until its write completes
   beast::flat_buffer inbound_;
@@ -119,11 +120,9 @@ private:
 } // namespace
 
 void serve_websocket(beast::tcp_stream stream, http::request<http::string_body> upgrade, std::string run_id,
-                     server_core& core) {
-  auto live =
-      std::make_shared<websocket_session>(std::move(stream), std::move(upgrade), std::move(run_id), core);
-  if (core.enlist(live))
-    live->start();
+                     server_core& core, http_listener& listener) {
+  listener.adopt(std::make_shared<websocket_session>(std::move(stream), std::move(upgrade), std::move(run_id),
+                                                     core, listener.gate()));
 }
 
 } // namespace tailor::api_http
