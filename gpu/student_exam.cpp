@@ -1,5 +1,6 @@
 #include "gpu/student_exam.hpp"
 
+#include "gpu/autocast.hpp"
 #include "gpu/generation.hpp"
 #include "io/answer_extraction.hpp"
 #include "io/prompts.hpp"
@@ -40,6 +41,7 @@ exam_options exam_options_from(const run_config& config, bool greedy, std::uint6
   options.batch_size = static_cast<int>(std::max<std::uint32_t>(1, config.exam.batch_size));
   options.seed = seed;
   options.demos = config.prompts.demos;
+  options.bf16 = config.bf16;
   return options;
 }
 
@@ -72,6 +74,8 @@ result<std::vector<graded_answer>> sit_exam(llama_for_causal_lm& model, const to
                    [&](std::size_t a, std::size_t b) { return prompts[a].size() > prompts[b].size(); });
 
   std::vector<std::vector<graded_answer>> by_question(questions.size());
+  const bool on_gpu = !model->parameters().empty() && model->parameters().front().device().is_cuda();
+  cuda_autocast_scope autocast(options.bf16 && on_gpu);
   const auto batch = static_cast<std::size_t>(std::max(1, options.batch_size));
   std::size_t done = 0;
   for (std::size_t first = 0; first < order.size(); first += batch) {

@@ -24,6 +24,7 @@ struct exam_options {
   int batch_size = 32; // prompts decoded together
   std::uint64_t seed = 0;
   std::string demos; // empty: the task's defaults
+  bool bf16 = true;  // bf16 autocast when the model is on a GPU; the CPU always decodes in fp32
 };
 
 // METHOD.md's "Evaluation": how long a greedy answer may run, per task (arith as the math tasks' short end).

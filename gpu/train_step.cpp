@@ -1,10 +1,10 @@
 // One optimizer step of tailored learning: micro-batches weighed into one batch's gradient, clipped, AdamW.
 #include "gpu/train_step.hpp"
 
+#include "gpu/autocast.hpp"
 #include "gpu/runtime.hpp"
 #include "gpu/train_batches.hpp"
 
-#include <ATen/autocast_mode.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -13,36 +13,6 @@
 namespace tailor::gpu {
 
 namespace {
-
-// bf16 autocast for CUDA while alive; on the CPU it does nothing, so CPU runs stay fp32 end to end.
-class cuda_autocast_scope {
-public:
-  explicit cuda_autocast_scope(bool enabled) : enabled_(enabled) {
-    if (!enabled_)
-      return;
-    previous_enabled_ = at::autocast::is_autocast_enabled(at::kCUDA);
-    previous_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::increment_nesting();
-  }
-  ~cuda_autocast_scope() {
-    if (!enabled_)
-      return;
-    // Casted weights are cached per autocast region; they go stale once the optimizer steps.
-    if (at::autocast::decrement_nesting() == 0)
-      at::autocast::clear_cache();
-    at::autocast::set_autocast_enabled(at::kCUDA, previous_enabled_);
-    at::autocast::set_autocast_dtype(at::kCUDA, previous_dtype_);
-  }
-  cuda_autocast_scope(const cuda_autocast_scope&) = delete;
-  cuda_autocast_scope& operator=(const cuda_autocast_scope&) = delete;
-
-private:
-  bool enabled_;
-  bool previous_enabled_ = false;
-  at::ScalarType previous_dtype_ = at::kBFloat16;
-};
 
 std::string error_text(const std::exception& e) {
   if (const auto* torch_error = dynamic_cast<const c10::Error*>(&e))

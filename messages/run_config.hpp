@@ -259,7 +259,7 @@ struct run_config {
   std::uint32_t max_staleness = 1;
   std::uint64_t seed = 42;
   std::string device = "auto"; // "cpu", "cuda", "cuda:N" or "auto" (a GPU when there is one)
-  bool bf16 = true;            // bf16 autocast when training on a GPU (ignored on the CPU)
+  bool bf16 = true;            // bf16 autocast on a GPU, training and exams (ignored on the CPU)
   std::uint32_t threads = 0;   // LibTorch intra-op threads (0: its default)
   std::string output_dir;      // the run directory; empty: <data-dir>/runs/<run-id>
 

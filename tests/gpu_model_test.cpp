@@ -1,5 +1,6 @@
 // The student's config and LLaMA model: config.json parsing, shapes, causality, the cache, padding, GQA, and
 // parity with Hugging Face transformers (logits and greedy decoding).
+#include "gpu/autocast.hpp"
 #include "gpu/llama_model.hpp"
 #include "gpu/model_config.hpp"
 #include "gpu/safetensors.hpp"
@@ -294,6 +295,53 @@ TEST_CASE("padded rows give the logits of the same rows unpadded", "[gpu][model]
     CHECK(max_difference(logits[1].index({real}), expected_short[0]) < 1e-5f);
     CHECK(torch::isfinite(logits).all().item<bool>()); // pad rows too
   }
+}
+
+TEST_CASE("on a GPU the model gives the CPU's logits: fp32 closely, bf16 autocast within its rounding",
+          "[gpu][model][cuda]") {
+  if (!torch::cuda::is_available()) {
+    WARN("no CUDA device: skipped");
+    return;
+  }
+  torch::manual_seed(4);
+  llama_for_causal_lm on_cpu(tiny_config());
+  torch::manual_seed(4); // the same weights, drawn on the CPU, then moved
+  llama_for_causal_lm on_gpu(tiny_config());
+  on_gpu->to(torch::kCUDA);
+  torch::NoGradGuard no_grad;
+  // A full row and a left-padded one, as the exam batches them; pad rows must stay finite on the GPU too.
+  auto ids = torch::randint(3, 64, {2, 12}, torch::kLong);
+  auto valid = torch::ones({2, 12}, torch::kBool);
+  valid[1].narrow(0, 0, 4).fill_(false);
+  auto positions = positions_from_valid(valid);
+  auto mask = causal_padding_mask(valid, 12);
+  auto expected = on_cpu->forward(ids, positions, mask).logits;
+  const float scale = std::max(1.0f, expected.abs().max().item<float>());
+  auto run_on_gpu = [&] {
+    return on_gpu->forward(ids.cuda(), positions.cuda(), mask.cuda()).logits.to(torch::kCPU, torch::kFloat);
+  };
+  const bool tf32 = at::globalContext().allowTF32CuBLAS();
+  at::globalContext().setAllowTF32CuBLAS(false); // fp32 means fp32 here
+  auto fp32 = run_on_gpu();
+  at::globalContext().setAllowTF32CuBLAS(tf32);
+  CHECK(torch::isfinite(fp32).all().item<bool>());
+  CHECK(max_difference(fp32, expected) < 1e-4f * scale);
+
+  torch::Tensor bf16;
+  {
+    cuda_autocast_scope autocast(true);
+    bf16 = run_on_gpu();
+  }
+  CHECK(torch::isfinite(bf16).all().item<bool>());
+  // bf16 keeps 8 bits of mantissa: a few parts in a thousand per product, a few hundredths over the model.
+  const float bf16_error = max_difference(bf16, expected);
+  INFO("bf16 error " << bf16_error << " on logits up to " << scale);
+  CHECK(bf16_error < 5e-2f * scale);
+  CHECK(bf16_error > 0.0f); // autocast did compute in bf16
+  // The greedy choice agrees wherever the CPU's best logit leads by more than that error.
+  auto lead = std::get<0>(expected.topk(2, -1));
+  auto clear = (lead.select(-1, 0) - lead.select(-1, 1)) > 2 * bf16_error;
+  CHECK(torch::equal(bf16.argmax(-1).masked_select(clear), expected.argmax(-1).masked_select(clear)));
 }
 
 TEST_CASE("grouped-query attention shares each key/value head between consecutive query heads",

@@ -371,3 +371,65 @@ TEST_CASE("bad settings and empty batches are errors, not exceptions", "[gpu][tr
   CHECK(failed.error().message.find("vocabulary of 64") != std::string::npos);
   CHECK(t.steps() == 0);
 }
+
+namespace {
+
+trainer_options on_gpu(trainer_options options, bool bf16) {
+  options.device = "cuda";
+  options.bf16 = bf16;
+  return options;
+}
+
+} // namespace
+
+TEST_CASE("on a GPU one step gives the CPU's losses and gradient norm, closely in fp32, roughly in bf16",
+          "[gpu][train][cuda]") {
+  if (!torch::cuda::is_available()) {
+    WARN("no CUDA device: skipped");
+    return;
+  }
+  const auto examples = random_examples(4, /*triplets=*/true);
+  const auto options = options_with(1e-3, 0, lr_schedule::constant, 0);
+  auto reference = make_trainer(tiny_model(), options).step(examples);
+  REQUIRE(reference.ok());
+  REQUIRE(reference->triplet_examples == 2);
+  for (bool bf16 : {false, true}) {
+    INFO((bf16 ? "bf16 autocast" : "fp32"));
+    const bool tf32 = at::globalContext().allowTF32CuBLAS();
+    at::globalContext().setAllowTF32CuBLAS(false);
+    auto t = make_trainer(tiny_model(), on_gpu(options, bf16));
+    auto stats = t.step(examples);
+    at::globalContext().setAllowTF32CuBLAS(tf32);
+    REQUIRE(stats.ok());
+    CHECK(t.model()->parameters().front().device().is_cuda());
+    const double tolerance = bf16 ? 3e-2 : 1e-4; // relative
+    CHECK(stats->lm_loss == Approx(reference->lm_loss).epsilon(tolerance));
+    CHECK(stats->triplet_loss == Approx(reference->triplet_loss).epsilon(bf16 ? 0.1 : tolerance));
+    CHECK(stats->grad_norm == Approx(reference->grad_norm).epsilon(bf16 ? 0.1 : 1e-3));
+    CHECK(stats->tokens == reference->tokens);
+    CHECK(stats->triplet_examples == reference->triplet_examples);
+  }
+}
+
+TEST_CASE("on a GPU under bf16 autocast the loss on a fixed batch falls more than tenfold",
+          "[gpu][train][cuda]") {
+  if (!torch::cuda::is_available()) {
+    WARN("no CUDA device: skipped");
+    return;
+  }
+  auto examples = random_examples(4, /*triplets=*/true);
+  auto t = make_trainer(tiny_model(), on_gpu(options_with(1e-2, 10, lr_schedule::constant, 0), true));
+  auto first = t.step(examples);
+  REQUIRE(first.ok());
+  double last = first->lm_loss;
+  for (int i = 1; i < 250; ++i) {
+    auto stats = t.step(examples);
+    REQUIRE(stats.ok());
+    REQUIRE(std::isfinite(stats->total_loss));
+    last = stats->lm_loss;
+  }
+  INFO("first loss " << first->lm_loss << ", last " << last);
+  CHECK(last < first->lm_loss / 10);
+  for (const auto& p : t.model()->parameters()) // autocast computes in bf16; the weights stay fp32
+    CHECK(p.scalar_type() == torch::kFloat);
+}
