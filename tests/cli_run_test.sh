@@ -191,6 +191,12 @@ expect_status 1 "$tailor" run unreachable.json --out unreachable
 expect_output "failed: teacher:"
 expect_output "127.0.0.1:$port"
 
+# A GPU asked for (`--device` overrides the config) where none is visible: the run says so and stops.
+if ! nvidia-smi -L >/dev/null 2>&1; then
+  expect_status 1 "$tailor" run micro.json --device cuda --out no-gpu
+  expect_output 'device `cuda` requested but no CUDA GPU is visible'
+fi
+
 # A student checkpoint that cannot be loaded: the trainer stops and the run says why.
 mkdir -p broken && echo '{"model_type": "llama"}' >broken/config.json && echo garbage >broken/tokenizer.model
 python3 -c '

@@ -30,6 +30,7 @@ struct run_options {
   bool ablation = false;
   std::string mode;        // round | continuous: overrides the config's
   std::uint32_t rounds = 0; // 0: the config's
+  std::string device;       // cpu | cuda | cuda:N | auto: overrides the config's
   bool quiet = false;
 };
 
@@ -97,6 +98,8 @@ result<run_config> config_of(const run_options& options) {
     config.mode = loop_mode::continuous;
   if (options.rounds > 0)
     config.rounds = options.rounds;
+  if (!options.device.empty())
+    config.device = options.device;
   return config;
 }
 
@@ -171,6 +174,8 @@ void add_run_command(CLI::App& app) {
   run->add_option("--mode", options->mode, "round | continuous (overrides the config)")
       ->check(CLI::IsMember({"round", "continuous"}));
   run->add_option("--rounds", options->rounds, "rounds (overrides the config)");
+  run->add_option("--device", options->device,
+                  "cpu, cuda, cuda:N or auto (overrides the config; the embedded default runs on the CPU)");
   run->add_flag("--quiet", options->quiet, "print only the outcome and the results table");
   run->callback([options] {
     if (int status = run_job(*options); status != 0)
