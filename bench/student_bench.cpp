@@ -1,6 +1,7 @@
 // The student's side of the student benchmark: training and sampling throughput of a tiny LLaMA in LibTorch.
 // Run by bench/student_bench.py, which runs the PyTorch baselines the same way and prints the comparison.
 // Prints one JSON object: the measurement, the thread count and the process's peak RSS.
+#include "gpu/autocast.hpp"
 #include "gpu/generation.hpp"
 #include "gpu/llama_model.hpp"
 #include "gpu/losses.hpp"
@@ -28,6 +29,7 @@ namespace {
 // The benchmark's shape; bench/student_bench.py passes the same numbers to the baselines.
 struct settings {
   std::string mode = "train"; // train | profile | generate | generate-profile
+  std::string device = "cpu"; // cpu | cuda (bf16 autocast there, as tailor trains and samples on a GPU)
   int threads = 1;
   int dim = 256, layers = 4, heads = 4, intermediate = 688, vocab = 384;
   int batch = 16, seq = 256, prefix = 64;
@@ -42,6 +44,8 @@ settings parse(int argc, char** argv) {
     const std::string value = argv[i + 1];
     if (key == "--mode")
       s.mode = value;
+    else if (key == "--device")
+      s.device = value;
     else {
       int* fields[] = {&s.threads, &s.dim,    &s.layers,     &s.heads,  &s.intermediate,
                        &s.vocab,   &s.batch,  &s.seq,        &s.prefix, &s.steps,
@@ -91,6 +95,12 @@ double seconds_since(clock_type::time_point start) {
   return std::chrono::duration<double>(clock_type::now() - start).count();
 }
 
+// Waits for the GPU's queued work, so that a host clock read after it counts that work.
+void synchronize(bool on_gpu) {
+  if (on_gpu)
+    torch::cuda::synchronize();
+}
+
 // CPU time of the whole process: on a shared machine it counts the work, not the waiting for a core.
 double process_cpu_seconds() {
   timespec t{};
@@ -114,19 +124,19 @@ std::vector<tailored_example> bench_batch(const settings& s) {
   return out;
 }
 
-trainer_options bench_trainer_options() {
+trainer_options bench_trainer_options(const settings& s) {
   trainer_options o;
   o.optimizer.learning_rate = 1e-3;
   o.optimizer.warmup_steps = 0;
   o.optimizer.schedule = lr_schedule::constant;
   o.optimizer.grad_clip = 1.0;
-  o.device = "cpu";
+  o.device = s.device;
   return o;
 }
 
 nlohmann::json run_train(const settings& s) {
   torch::manual_seed(0);
-  auto made = trainer::create(llama_for_causal_lm(bench_config(s)), bench_trainer_options());
+  auto made = trainer::create(llama_for_causal_lm(bench_config(s)), bench_trainer_options(s));
   if (!made)
     throw std::runtime_error(made.error().message);
   auto& t = made.value();
@@ -157,22 +167,30 @@ nlohmann::json run_train(const settings& s) {
 // The step's phases timed one by one (the trainer runs them fused): where does the time go?
 nlohmann::json run_profile(const settings& s) {
   torch::manual_seed(0);
-  auto made = trainer::create(llama_for_causal_lm(bench_config(s)), bench_trainer_options());
+  auto made = trainer::create(llama_for_causal_lm(bench_config(s)), bench_trainer_options(s));
   if (!made)
     throw std::runtime_error(made.error().message);
   auto model = made->model();
   auto& optimizer = made->optimizer();
-  auto batch = collate_tailored_batch(bench_batch(s), 2);
+  auto batch = collate_tailored_batch(bench_batch(s), 2).to(torch::Device{s.device});
+  const bool on_gpu = s.device != "cpu";
   std::vector<double> forward, backward, update;
   for (int i = 0; i < s.warmup + s.steps; ++i) {
     optimizer.zero_grad();
     auto t0 = clock_type::now();
-    auto loss = tailored_learning_loss(model, batch);
+    tailored_loss loss;
+    {
+      cuda_autocast_scope autocast(on_gpu);
+      loss = tailored_learning_loss(model, batch);
+    }
+    synchronize(on_gpu);
     auto t1 = clock_type::now();
     loss.total.backward();
+    synchronize(on_gpu);
     auto t2 = clock_type::now();
     torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
     optimizer.step();
+    synchronize(on_gpu);
     auto t3 = clock_type::now();
     if (i < s.warmup)
       continue;
@@ -221,7 +239,9 @@ private:
 nlohmann::json run_generate(const settings& s) {
   torch::manual_seed(0);
   llama_for_causal_lm model(bench_config(s));
+  model->to(torch::Device{s.device});
   model->eval();
+  cuda_autocast_scope autocast(s.device != "cpu");
   std::mt19937 rng(1);
   std::uniform_int_distribution<int> token(3, s.vocab - 1);
   std::vector<std::vector<int>> prompts(s.batch);

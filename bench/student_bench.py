@@ -7,6 +7,9 @@ writes bench/results/student_bench.json.
 
     ~/.cache/tailor/venv/bin/python bench/student_bench.py --binary build/bench/student_bench
 
+`--device cuda` runs both sides on the GPU under bf16 autocast (weights fp32), as tailor trains and samples there;
+its results go to bench/results/student_bench_cuda.json unless `--results` says otherwise.
+
 `--worker train|profile|generate` runs one baseline measurement and prints it as JSON (used by the driver).
 """
 import argparse
@@ -32,7 +35,20 @@ SHAPE = {
 
 # ---- baselines (run with --worker) -------------------------------------------------------------------------
 
-def build_model(shape):
+def autocast(device):
+    """bf16 autocast on a GPU, nothing on the CPU: what tailor does on each."""
+    import contextlib
+    import torch
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device != "cpu" else contextlib.nullcontext()
+
+
+def synchronize(device):
+    import torch
+    if device != "cpu":
+        torch.cuda.synchronize()
+
+
+def build_model(shape, device="cpu"):
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
     config = LlamaConfig(
@@ -42,10 +58,10 @@ def build_model(shape):
         max_position_embeddings=max(512, shape["seq"]), rms_norm_eps=1e-5, tie_word_embeddings=False,
         bos_token_id=1, eos_token_id=2, pad_token_id=None)
     torch.manual_seed(0)
-    return LlamaForCausalLM(config).to(torch.float32)
+    return LlamaForCausalLM(config).to(torch.float32).to(device)
 
 
-def bench_batch(shape):
+def bench_batch(shape, device="cpu"):
     """Token ids [B, T] (BOS + prefix, target + EOS) and the is-target mask, as the C++ side builds them."""
     import torch
     g = torch.Generator().manual_seed(0)
@@ -54,7 +70,7 @@ def bench_batch(shape):
     ids[:, -1] = 2
     is_target = torch.zeros_like(ids, dtype=torch.bool)
     is_target[:, shape["prefix"]:] = True
-    return ids, is_target
+    return ids.to(device), is_target.to(device)
 
 
 def weighted_lm_loss(logits, ids, is_target, prefix_weight=0.1):
@@ -78,20 +94,23 @@ def make_optimizer(model):
                              lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
 
 
-def train_phases(shape):
+def train_phases(shape, device):
     """Seconds of forward (with the loss), backward and clip + AdamW of each timed step; the first loss and last."""
     import torch
-    model = build_model(shape)
+    model = build_model(shape, device)
     model.train()
     optimizer = make_optimizer(model)
-    ids, is_target = bench_batch(shape)
+    ids, is_target = bench_batch(shape, device)
     phases, losses = [], []
     for i in range(shape["warmup"] + shape["steps"]):
         t0, c0 = time.perf_counter(), time.process_time()
         optimizer.zero_grad(set_to_none=True)
-        loss = weighted_lm_loss(model(input_ids=ids).logits, ids, is_target)
+        with autocast(device):
+            loss = weighted_lm_loss(model(input_ids=ids).logits, ids, is_target)
+        synchronize(device)
         t1 = time.perf_counter()
         loss.backward()
+        synchronize(device)
         t2 = time.perf_counter()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -103,8 +122,8 @@ def train_phases(shape):
     return phases, losses
 
 
-def worker_train(shape):
-    phases, losses = train_phases(shape)
+def worker_train(shape, device):
+    phases, losses = train_phases(shape, device)
     step = statistics.median(p["step"] for p in phases)
     step_cpu = statistics.median(p["step_cpu"] for p in phases)
     tokens = shape["batch"] * shape["seq"]
@@ -112,15 +131,15 @@ def worker_train(shape):
             "tokens_per_cpu_second": tokens / step_cpu, "first_loss": losses[0], "last_loss": losses[-1]}
 
 
-def worker_profile(shape):
-    phases, _ = train_phases(shape)
+def worker_profile(shape, device):
+    phases, _ = train_phases(shape, device)
     return {f"{name}_seconds": statistics.median(p[name] for p in phases)
             for name in ("forward", "backward", "optimizer")}
 
 
-def worker_generate(shape):
+def worker_generate(shape, device):
     import torch
-    model = build_model(shape)
+    model = build_model(shape, device)
     model.eval()
     # No EOS: every row runs all new tokens, as the C++ side does with its EOS stop turned off.
     model.generation_config.eos_token_id = None
@@ -128,15 +147,17 @@ def worker_generate(shape):
     g = torch.Generator().manual_seed(1)
     prompts = torch.randint(3, shape["vocab"], (shape["batch"], shape["prompt"]), generator=g)
     prompts[:, 0] = 1
+    prompts = prompts.to(device)
     mask = torch.ones_like(prompts)
     times, cpu_times, tokens = [], [], 0
     for r in range(shape["repeats"] + 1):  # the first run warms up
         torch.manual_seed(r)
         start, cpu_start = time.perf_counter(), time.process_time()
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(device):
             out = model.generate(input_ids=prompts, attention_mask=mask, do_sample=True, temperature=1.0,
                                  top_k=shape["top_k"], top_p=1.0, max_new_tokens=shape["new_tokens"],
                                  min_new_tokens=shape["new_tokens"])
+        synchronize(device)
         took, cpu_took = time.perf_counter() - start, time.process_time() - cpu_start
         if r > 0:
             times.append(took)
@@ -147,16 +168,21 @@ def worker_generate(shape):
             "tokens_per_cpu_second": tokens / run_cpu}
 
 
-def run_worker(mode, threads):
+def run_worker(mode, threads, device):
     import torch
     torch.set_num_threads(threads)
-    out = {"train": worker_train, "profile": worker_profile, "generate": worker_generate}[mode](SHAPE)
+    out = {"train": worker_train, "profile": worker_profile, "generate": worker_generate}[mode](SHAPE, device)
     out.update(mode=mode, threads=torch.get_num_threads(),
                peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
     print(json.dumps(out))
 
 
 # ---- driver ------------------------------------------------------------------------------------------------
+
+def device_name(device):
+    import torch
+    return "cpu" if device == "cpu" else torch.cuda.get_device_name(0) + " (bf16 autocast)"
+
 
 def measure(command, threads):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
@@ -178,15 +204,16 @@ def best(runs):
     return out
 
 
-def tailor_command(binary, mode, threads):
-    command = [str(binary), "--mode", mode, "--threads", str(threads)]
+def tailor_command(binary, mode, threads, device):
+    command = [str(binary), "--mode", mode, "--threads", str(threads), "--device", device]
     for key, value in SHAPE.items():
         command += ["--" + key.replace("_", "-"), str(value)]
     return command
 
 
-def baseline_command(mode, threads):
-    return [sys.executable, str(pathlib.Path(__file__).resolve()), "--worker", mode, "--threads", str(threads)]
+def baseline_command(mode, threads, device):
+    return [sys.executable, str(pathlib.Path(__file__).resolve()), "--worker", mode, "--threads", str(threads),
+            "--device", device]
 
 
 def main():
@@ -196,11 +223,15 @@ def main():
     parser.add_argument("--modes", default="train,generate,profile")
     parser.add_argument("--rounds", type=int, default=2, help="alternating runs of each side; the best counts")
     parser.add_argument("--worker", choices=["train", "profile", "generate"], help=argparse.SUPPRESS)
-    parser.add_argument("--results", default=str(HERE / "results" / "student_bench.json"))
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda: both sides on the GPU, bf16 autocast")
+    parser.add_argument("--results", help="where the JSON goes (default bench/results/student_bench[_cuda].json)")
     args = parser.parse_args()
     if args.worker:
-        run_worker(args.worker, int(args.threads.split(",")[0]))
+        run_worker(args.worker, int(args.threads.split(",")[0]), args.device)
         return
+    if not args.results:
+        args.results = str(HERE / "results" / ("student_bench.json" if args.device == "cpu"
+                                               else "student_bench_cuda.json"))
 
     import torch
     import transformers
@@ -209,7 +240,8 @@ def main():
           f"vocab {SHAPE['vocab']}, batch {SHAPE['batch']} x seq {SHAPE['seq']}; sampling {SHAPE['batch']} x "
           f"{SHAPE['new_tokens']} new tokens (top-k {SHAPE['top_k']}); torch {torch.__version__}, "
           f"transformers {transformers.__version__}; baseline = PyTorch eager (transformers LlamaForCausalLM); "
-          f"{args.rounds} alternating rounds, best kept; load average {load:.1f} on {os.cpu_count()} CPUs")
+          f"{args.rounds} alternating rounds, best kept; load average {load:.1f} on {os.cpu_count()} CPUs; "
+          f"device {device_name(args.device)}")
     print(f"{'name':44s}  {'value':>10s}  {'baseline':>10s}  {'ratio':>6s}")
 
     def row(name, value, baseline, ratio):
@@ -221,8 +253,8 @@ def main():
             # Alternate the two sides so that a noisy neighbour hurts both alike; keep each side's best round.
             rounds = []
             for _ in range(args.rounds):
-                rounds.append((measure(tailor_command(args.binary, mode, threads), threads),
-                               measure(baseline_command(mode, threads), threads)))
+                rounds.append((measure(tailor_command(args.binary, mode, threads, args.device), threads),
+                               measure(baseline_command(mode, threads, args.device), threads)))
             ours, theirs = (best([r[side] for r in rounds]) for side in (0, 1))
             raw.append({"threads": threads, "mode": mode,
                         "rounds": [{"tailor": a, "baseline": b} for a, b in rounds]})
@@ -241,7 +273,7 @@ def main():
     results = pathlib.Path(args.results)
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps({"benchmark": "student", "shape": SHAPE, "machine": platform.processor() or
-                                   platform.machine(), "cpus": os.cpu_count(), "torch": torch.__version__,
+                                   platform.machine(), "cpus": os.cpu_count(), "device": device_name(args.device), "torch": torch.__version__,
                                    "transformers": transformers.__version__, "load_average_at_start": load,
                                    "rounds": args.rounds, "rows": rows, "raw": raw},
                                   indent=2) + "\n")
