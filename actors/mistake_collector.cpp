@@ -77,11 +77,14 @@ mistake_collector(mistake_collector_actor::stateful_pointer<collector_state> sel
           if (in_mistakes.insert(answer.example_id).second)
             mistakes.push_back(answer);
         }
-        auto& picker = s.pickers.try_emplace(pass, s.options.requests_per_pass, s.options.order).first->second;
-        auto now = picker.take(mistakes, answered_right);
-        if (pass_over) {
-          auto rest = picker.finish();
-          now.insert(now.end(), rest.begin(), rest.end());
+        std::vector<graded_answer> now;
+        if (s.options.ask_teacher) {
+          auto& picker = s.pickers.try_emplace(pass, s.options.requests_per_pass, s.options.order).first->second;
+          now = picker.take(mistakes, answered_right);
+          if (pass_over) {
+            auto rest = picker.finish();
+            now.insert(now.end(), rest.begin(), rest.end());
+          }
         }
         for (const auto& m : now)
           ask_for_feedback(s, m);

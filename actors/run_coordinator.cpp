@@ -17,6 +17,7 @@
 #include <chrono>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <random>
 
 namespace tailor {
@@ -28,7 +29,7 @@ using clock_type = std::chrono::steady_clock;
 // What the round in hand has produced so far.
 struct round_tally {
   round_record record;
-  std::uint64_t exam_answers_expected = 0; // round mode: answers the exam pass will grade
+  std::uint64_t exam_answers_expected = 0; // answers the round's exam pass will grade
   std::uint64_t exam_answers_graded = 0;
   bool exam_done = false;
   // Moving averages of the round's losses (the last ~20 steps weigh most).
@@ -63,10 +64,13 @@ struct coordinator_state {
   double teacher_cost = 0;
   bool teacher_exhausted = false;
   weights_snapshot newest;
-  // Continuous mode: the exam pass in hand and the version it started from.
-  bool exam_running = false;
-  std::uint64_t exam_started_version = 0;
-  std::uint64_t exam_pass = 0;
+  std::uint64_t exam_pass = 0; // exam passes started (seeds each pass's sampling)
+  // The end of a round whose training is done but whose teacher work is still being answered.
+  struct round_end {
+    weights_snapshot snapshot;
+    std::uint32_t round = 0;
+  };
+  std::optional<round_end> round_end_pending;
   run_phase phase = run_phase::preparing;
   bool final = false;
   clock_type::time_point last_event{};
@@ -215,12 +219,16 @@ void start_training(coordinator_actor* self) {
   report(self, "round " + std::to_string(s.round) + ": training " + std::to_string(steps) + " steps", 0, steps);
 }
 
+// The round's teacher work is answered: round 1's chains of thought, or a later round's exam and the requests
+// it led to (feedback on mistakes, or the ablation's random questions).
+bool teacher_work_done(coordinator_state& s) {
+  return s.outstanding <= 0 && (s.round == 1 || current(s).exam_done);
+}
+
 // Round mode: training starts once the round's exam and teacher requests are all answered.
 void maybe_start_round_training(coordinator_actor* self) {
   auto& s = self->state;
-  if (continuous(s) || s.phase == run_phase::training || s.outstanding > 0)
-    return;
-  if (s.round > 1 && tailored(s) && !current(s).exam_done)
+  if (continuous(s) || s.phase == run_phase::training || !teacher_work_done(s))
     return;
   if (s.round == 1)
     self->send(s.builder, done_atom::value);
@@ -234,15 +242,24 @@ void start_exam_pass(coordinator_actor* self) {
   auto& tally = current(s);
   tally.exam_answers_expected += questions.size() * std::max<std::uint32_t>(1, c.exam.samples);
   tally.record.exam_questions += questions.size();
-  s.exam_running = true;
-  s.exam_started_version = s.newest.version;
   ++s.exam_pass;
   self->send(s.student, exam_atom::value, std::move(questions), c.seed * 1000003 + s.exam_pass, s.round);
 }
 
-// The teacher work that opens round `round`: chain of thought for round 1; then, for the method, an exam whose
-// mistakes go to the teacher (round mode; continuous mode examines all along), or for the ablation the same
-// number of requests for random questions.
+// The ablation's teacher work for a round: as many random questions as the method may ask about mistakes.
+void ask_random_questions(coordinator_actor* self) {
+  auto& s = self->state;
+  const auto& c = s.spec.config;
+  auto questions = sample_questions(s, s.data.train, c.teacher.requests_per_round);
+  send_chain_of_thought(self, questions, c.teacher.tailored_feedback_samples);
+  report(self, "round " + std::to_string(s.round) + ": " + std::to_string(questions.size()) +
+                   " random questions to the teacher (ablation)");
+}
+
+// The teacher work that opens round `round`: chain of thought for round 1; then an exam on the newest weights,
+// whose mistakes go to the teacher, or, for the ablation, after which as many random questions go to the
+// teacher. The ablation sits the same exam so that its teacher answers arrive when the method's do: in
+// continuous mode, answers that came earlier would be trained on for more steps.
 void open_round(coordinator_actor* self, std::uint32_t round) {
   auto& s = self->state;
   const auto& c = s.spec.config;
@@ -263,26 +280,10 @@ void open_round(coordinator_actor* self, std::uint32_t round) {
       maybe_start_round_training(self);
     return;
   }
-  if (!tailored(s)) {
-    s.phase = continuous(s) ? run_phase::pipeline : run_phase::chain_of_thought;
-    auto questions = sample_questions(s, s.data.train, c.teacher.requests_per_round);
-    send_chain_of_thought(self, questions, c.teacher.tailored_feedback_samples);
-    report(self, "round " + std::to_string(round) + ": " + std::to_string(questions.size()) +
-                     " random questions to the teacher (ablation)");
-    if (continuous(s))
-      start_training(self);
-    else
-      maybe_start_round_training(self);
-    return;
-  }
-  if (continuous(s)) {
-    if (!s.exam_running)
-      start_exam_pass(self);
-    start_training(self);
-    return;
-  }
-  s.phase = run_phase::exam;
   start_exam_pass(self);
+  if (continuous(s))
+    return start_training(self);
+  s.phase = run_phase::exam;
   report(self, "round " + std::to_string(round) + ": exam on " + std::to_string(current(s).record.exam_questions) +
                    " training questions");
 }
@@ -312,6 +313,31 @@ void close_round(coordinator_actor* self, std::uint32_t round, double accuracy, 
     return finish(self, run_phase::finished, "finished: " + std::to_string(s.rounds.size()) + " rounds");
   if (!continuous(s))
     open_round(self, r.round + 1);
+}
+
+// A round ends once its training steps are done and its teacher work is answered, so that the pools saved with
+// its checkpoint hold every answer it paid for. Round mode trains only after the answers; in continuous mode
+// the trainer waits here when the exam and the teacher are slower than its steps (a fast GPU), instead of
+// running into the next round before that round's data exists.
+void maybe_end_round(coordinator_actor* self) {
+  auto& s = self->state;
+  if (!s.round_end_pending || !teacher_work_done(s))
+    return;
+  auto [snapshot, round] = *s.round_end_pending;
+  s.round_end_pending.reset();
+  self->request(s.builder, caf::infinite, checkpoint_atom::value, snapshot.checkpoint_dir)
+      .then([self, snapshot, round](bool saved) {
+        auto& s = self->state;
+        if (!saved)
+          return fail(self, "cannot save the pools with " + snapshot.checkpoint_dir);
+        s.tallies[round].record.checkpoint = snapshot.checkpoint_dir;
+        s.phase = continuous(s) ? run_phase::pipeline : run_phase::evaluating;
+        self->send(s.student, eval_atom::value, sample_questions(s, s.data.test, s.spec.config.exam.eval_questions),
+                   snapshot, round);
+        // Continuous mode trains on while the round is evaluated.
+        if (continuous(s) && round < s.spec.config.rounds)
+          open_round(self, round + 1);
+      });
 }
 
 caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor listener) {
@@ -363,6 +389,8 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         s.teacher_client = spawn_teacher_client(self->system(), s.teacher, s.builder, self_handle);
         s.collector = spawn_mistake_collector(self->system(), s.data.index,
                                               {.max_negatives = c.reflection.max_negatives,
+                                               // The ablation sits the exams but asks about no mistake.
+                                               .ask_teacher = tailored(s),
                                                .requests_per_pass = c.teacher.requests_per_round,
                                                .feedback_samples = c.teacher.tailored_feedback_samples,
                                                .order = c.teacher.mistake_order,
@@ -422,6 +450,7 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         if (continuous(s) && s.round == 1 && s.outstanding <= 0)
           self->send(s.builder, done_atom::value);
         maybe_start_round_training(self);
+        maybe_end_round(self);
       },
       [self](graded_atom, std::uint32_t, std::uint64_t answered, std::uint64_t wrong, std::uint64_t mistakes,
              std::uint64_t requests) {
@@ -432,27 +461,24 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         tally.record.mistakes += mistakes;
         tally.record.teacher_requests += requests;
         s.outstanding += static_cast<std::int64_t>(requests);
-        if (!continuous(s) && tally.exam_answers_graded >= tally.exam_answers_expected) {
-          tally.exam_done = true;
-          s.phase = run_phase::tailored_feedback;
-          report(self, "round " + std::to_string(s.round) + ": " + std::to_string(tally.record.mistakes) +
-                           " mistakes; " + std::to_string(std::max<std::int64_t>(0, s.outstanding)) +
-                           " teacher answers pending");
-          maybe_start_round_training(self);
-        }
+        if (tally.exam_done || tally.exam_answers_graded < tally.exam_answers_expected)
+          return;
+        tally.exam_done = true;
+        if (!continuous(s))
+          s.phase = tailored(s) ? run_phase::tailored_feedback : run_phase::chain_of_thought;
+        report(self, "round " + std::to_string(s.round) + ": " + std::to_string(tally.record.mistakes) +
+                         " mistakes; " + std::to_string(std::max<std::int64_t>(0, s.outstanding)) +
+                         " teacher answers pending");
+        if (!tailored(s))
+          ask_random_questions(self);
+        maybe_start_round_training(self);
+        maybe_end_round(self);
       },
       [self](exam_atom, std::uint32_t, std::uint64_t questions, std::uint64_t) {
         if (due(self->state))
           report(self, "exam: " + std::to_string(questions) + " more questions answered");
       },
-      [self](done_atom, exam_atom, std::uint32_t) {
-        auto& s = self->state;
-        s.exam_running = false;
-        // Continuous mode: the next pass waits for weights newer than the last pass's, so that it never
-        // examines the same weights twice.
-        if (continuous(s) && tailored(s) && s.phase == run_phase::pipeline && s.newest.version > s.exam_started_version)
-          start_exam_pass(self);
-      },
+      [](done_atom, exam_atom, std::uint32_t) {},
       [self](metrics_atom, const training_metrics& m) {
         auto& s = self->state;
         s.last_metrics = m;
@@ -470,23 +496,10 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         auto& s = self->state;
         s.newest = snapshot;
         self->send(s.student, snapshot_atom::value, snapshot);
-        if (continuous(s) && tailored(s) && !s.exam_running && s.round >= 2)
-          start_exam_pass(self);
         if (!round_end)
           return;
-        self->request(s.builder, caf::infinite, checkpoint_atom::value, snapshot.checkpoint_dir)
-            .then([self, snapshot, round](bool saved) {
-              auto& s = self->state;
-              if (!saved)
-                return fail(self, "cannot save the pools with " + snapshot.checkpoint_dir);
-              s.tallies[round].record.checkpoint = snapshot.checkpoint_dir;
-              s.phase = continuous(s) ? run_phase::pipeline : run_phase::evaluating;
-              self->send(s.student, eval_atom::value, sample_questions(s, s.data.test, s.spec.config.exam.eval_questions),
-                         snapshot, round);
-              // Continuous mode trains on while the round is evaluated.
-              if (continuous(s) && round < s.spec.config.rounds)
-                open_round(self, round + 1);
-            });
+        s.round_end_pending = coordinator_state::round_end{snapshot, round};
+        maybe_end_round(self);
       },
       [self](eval_atom, std::uint32_t round, double accuracy, std::uint64_t version) {
         close_round(self, round, accuracy, version);
