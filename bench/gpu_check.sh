@@ -31,21 +31,10 @@ done
 check "gpu_tests (device detection)" "$build/tests/gpu_tests" "~[parity]" --reporter compact
 
 step "2. micro run on the GPU"
-cat >"$work/micro_gpu.json" <<'JSON'
-{
-  "data": {"task": "arith", "generated_train_size": 50, "generated_test_size": 20, "arith_max_operations": 2},
-  "prompts": {"demos": "none"},
-  "student": {"dim": 32, "layers": 1, "heads": 2, "kv_heads": 2, "vocab_size": 128, "max_seq_len": 256},
-  "teacher": {"kind": "builtin", "initial_questions": 30, "requests_per_round": 10},
-  "exam": {"samples": 2, "questions": 20, "max_new_tokens": 40, "eval_max_new_tokens": 40, "batch_size": 16},
-  "optimizer": {"learning_rate": 0.003, "warmup_steps": 2, "batch_size": 8},
-  "rounds": 2, "steps_per_round": 10, "checkpoint_every_steps": 5, "device": "cuda", "threads": 1
-}
-JSON
 export TAILOR_TEACHER_CACHE="$work/teacher-cache.sqlite"
 for mode in round continuous; do
-  check "micro run, $mode mode" timeout 300 "$build/apps/tailor" run "$work/micro_gpu.json" --mode "$mode" \
-    --out "$work/micro-$mode" --quiet
+  check "micro run, $mode mode" timeout 300 "$build/apps/tailor" run "$here/../tests/micro_run.json" \
+    --device cuda --mode "$mode" --out "$work/micro-$mode" --quiet
 done
 
 step "3. student benchmark on the GPU"
