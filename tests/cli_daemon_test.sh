@@ -8,44 +8,8 @@ set -euo pipefail
 tailor=${1:?usage: cli_daemon_test.sh TAILOR TAILORD_SIMULATED}
 tailord=${2:?usage: cli_daemon_test.sh TAILOR TAILORD_SIMULATED}
 work=$(mktemp -d)
-daemon_pid=""
-cleanup() {
-  if [[ -n $daemon_pid ]]; then kill -KILL "$daemon_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/cli_support.sh"
 
-fail() {
-  echo "FAILED: $*" >&2
-  [[ -f $work/out ]] && sed 's/^/  output: /' "$work/out" >&2
-  [[ -f $work/daemon.err ]] && sed 's/^/  daemon: /' "$work/daemon.err" >&2
-  exit 1
-}
-
-# Runs a command that must exit with status $1, keeping its stdout and stderr in $work/out.
-expect_status() {
-  local expected=$1
-  shift
-  local status=0
-  "$@" >"$work/out" 2>&1 || status=$?
-  [[ $status -eq $expected ]] || fail "\`$*\` exited $status, expected $expected"
-}
-expect_output() { grep -q -- "$1" "$work/out" || fail "the output lacks \`$1\`"; }
-
-# Starts the daemon on a free port with extra arguments; sets $daemon_pid and TAILOR_SERVER.
-start_daemon() {
-  "$tailord" --listen 127.0.0.1:0 "$@" >"$work/daemon.out" 2>"$work/daemon.err" &
-  daemon_pid=$!
-  local port=""
-  for _ in $(seq 200); do
-    port=$(grep -o '127.0.0.1:[0-9]*' "$work/daemon.out" 2>/dev/null | cut -d: -f2 || true)
-    [[ -n $port ]] && break
-    kill -0 "$daemon_pid" 2>/dev/null || fail "tailord exited before listening"
-    sleep 0.05
-  done
-  [[ -n $port ]] || fail "tailord did not start"
-  export TAILOR_SERVER="http://127.0.0.1:$port"
-}
 stop_daemon() {
   kill -"${1:-TERM}" "$daemon_pid" 2>/dev/null || true
   wait "$daemon_pid" 2>/dev/null || true

@@ -6,24 +6,7 @@ set -euo pipefail
 tailor=$(realpath "${1:?usage: cli_model_test.sh PATH_TO_TAILOR PATH_TO_PYTHON}")
 python=${2:?usage: cli_model_test.sh PATH_TO_TAILOR PATH_TO_PYTHON}
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-fail() {
-  echo "FAILED: $*" >&2
-  exit 1
-}
-
-# Runs a command that must exit with status $1, keeping its stdout and stderr in $work/out.
-expect_status() {
-  local expected=$1
-  shift
-  local status=0
-  "$@" >"$work/out" 2>&1 || status=$?
-  if [[ $status -ne $expected ]]; then
-    cat "$work/out" >&2
-    fail "\`$*\` exited $status, expected $expected"
-  fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/cli_support.sh"
 
 cd "$work"
 

@@ -7,29 +7,9 @@ set -euo pipefail
 tailor=$(realpath "${1:?usage: cli_run_test.sh PATH_TO_TAILOR}")
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source "$here/cli_support.sh"
+expect_timeout=120
 export TAILOR_TEACHER_CACHE="$work/teacher-cache.sqlite"
-
-fail() {
-  echo "FAILED: $*" >&2
-  exit 1
-}
-
-# Runs a command that must exit with status $1, keeping its stdout and stderr in $work/out.
-expect_status() {
-  local expected=$1
-  shift
-  local status=0
-  timeout 120 "$@" >"$work/out" 2>&1 || status=$?
-  if [[ $status -ne $expected ]]; then
-    cat "$work/out" >&2
-    fail "\`$*\` exited $status, expected $expected"
-  fi
-}
-
-expect_output() {
-  grep -q -- "$1" "$work/out" || { cat "$work/out" >&2; fail "output lacks \"$1\""; }
-}
 
 # results.json: N rounds, each accuracy a fraction, rounds numbered 1..N, the given mode and strategy.
 check_results() {
@@ -145,7 +125,6 @@ start_teacher_serve() {
 # 6. The real HTTP path: the teacher behind `tailor teacher-serve`, its answers in the answer cache. A second
 # run of the same work pays nothing for what the first one was answered, and `tailor cache stats` says so.
 start_teacher_serve
-trap 'kill $server_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 python3 - "$url" <<'PY'
 import json, sys
 c = json.loads("".join(l for l in open("micro.json") if not l.strip().startswith("//")))

@@ -8,32 +8,7 @@ set -euo pipefail
 tailor=${1:?usage: cli_tailord_loop_test.sh TAILOR TAILORD}
 tailord=${2:?usage: cli_tailord_loop_test.sh TAILOR TAILORD}
 work=$(mktemp -d)
-daemon_pid=""
-cleanup() {
-  if [[ -n $daemon_pid ]]; then kill -KILL "$daemon_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAILED: $*" >&2
-  [[ -f $work/out ]] && sed 's/^/  output: /' "$work/out" >&2
-  [[ -f $work/daemon.err ]] && sed 's/^/  daemon: /' "$work/daemon.err" >&2
-  exit 1
-}
-start_daemon() { # extra arguments go to tailord
-  : >"$work/daemon.out"
-  "$tailord" --data-dir "$work/data" --listen 127.0.0.1:0 "$@" >"$work/daemon.out" 2>>"$work/daemon.err" &
-  daemon_pid=$!
-  local port=""
-  for _ in $(seq 200); do
-    port=$(grep -o '127.0.0.1:[0-9]*' "$work/daemon.out" 2>/dev/null | cut -d: -f2 || true)
-    [[ -n $port ]] && break
-    kill -0 "$daemon_pid" 2>/dev/null || fail "tailord exited before listening"
-    sleep 0.05
-  done
-  [[ -n $port ]] || fail "tailord did not start"
-  export TAILOR_SERVER="http://127.0.0.1:$port"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/cli_support.sh"
 
 cd "$work"
 cat >micro.json <<'JSON'
@@ -44,7 +19,7 @@ cat >micro.json <<'JSON'
  "teacher": {"chain_of_thought_samples": 1, "initial_questions": 10, "requests_per_round": 5},
  "optimizer": {"batch_size": 4, "warmup_steps": 2}}
 JSON
-start_daemon
+start_daemon --data-dir "$work/data"
 "$tailor" submit micro.json --id micro >"$work/out" 2>&1 || fail "submit failed"
 journal="$work/data/runs/micro/journal.jsonl"
 for _ in $(seq 1200); do
@@ -56,7 +31,7 @@ kill -KILL "$daemon_pid"
 wait "$daemon_pid" 2>/dev/null || true
 python3 -m json.tool "$work/data/runs/micro/state.json" >/dev/null || fail "state.json is corrupt after kill -9"
 
-start_daemon
+start_daemon --data-dir "$work/data"
 "$tailor" watch micro >"$work/out" 2>&1 || fail "the resumed run did not finish"
 "$tailor" results micro --json >"$work/out" 2>&1 || fail "no results"
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert [x['round'] for x in r['rounds']]==[1,2,3], r" \
@@ -68,7 +43,7 @@ daemon_pid=""
 
 # Two runs, one device slot: they take turns at each training step and exam chunk, so both advance together
 # rather than one after the other.
-start_daemon --device-slots 1
+start_daemon --data-dir "$work/data" --device-slots 1
 sed 's/"rounds": 3/"rounds": 1/' micro.json >one-round.json
 "$tailor" submit one-round.json --id first >"$work/out" 2>&1 || fail "submit first failed"
 "$tailor" submit one-round.json --id second >"$work/out" 2>&1 || fail "submit second failed"

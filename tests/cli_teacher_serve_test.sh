@@ -5,30 +5,7 @@ set -euo pipefail
 
 tailor=${1:?usage: cli_teacher_serve_test.sh PATH_TO_TAILOR}
 work=$(mktemp -d)
-server_pid=""
-cleanup() {
-  if [[ -n $server_pid ]]; then kill -KILL "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAILED: $*" >&2
-  if [[ -f $work/server.err ]]; then sed 's/^/  server: /' "$work/server.err" >&2; fi
-  exit 1
-}
-
-# Runs a command that must exit with status $1, keeping its stdout and stderr in $work/out.
-expect_status() {
-  local expected=$1
-  shift
-  local status=0
-  "$@" >"$work/out" 2>&1 || status=$?
-  if [[ $status -ne $expected ]]; then
-    cat "$work/out" >&2
-    fail "\`$*\` exited $status, expected $expected"
-  fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/cli_support.sh"
 
 # POSTs request.json (or GETs when $2 is empty) to $1 with extra curl arguments; prints the HTTP status.
 http_status() {

@@ -1,0 +1,55 @@
+# Helpers of the shell tests, sourced after each sets `work` (its scratch directory, removed on exit) and,
+# where it starts them, `tailord`. Processes started with start_daemon or recorded in `server_pid` are
+# killed on exit.
+# shellcheck shell=bash
+
+daemon_pid=""
+server_pid=""
+cleanup_work() {
+  if [[ -n $daemon_pid ]]; then kill -KILL "$daemon_pid" 2>/dev/null || true; fi
+  if [[ -n $server_pid ]]; then kill -KILL "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup_work EXIT
+
+# Stops the test: the message, then the last command's output and the logs of a daemon or server it ran.
+fail() {
+  echo "FAILED: $*" >&2
+  [[ -f $work/out ]] && sed 's/^/  output: /' "$work/out" >&2
+  [[ -f $work/daemon.err ]] && sed 's/^/  daemon: /' "$work/daemon.err" >&2
+  [[ -f $work/server.err ]] && sed 's/^/  server: /' "$work/server.err" >&2
+  exit 1
+}
+
+# Runs a command that must exit with status $1, keeping its stdout and stderr in $work/out. A command that
+# runs past $expect_timeout seconds (default: no limit) counts as exiting 124.
+expect_status() {
+  local expected=$1
+  shift
+  local status=0
+  if [[ -n ${expect_timeout:-} ]]; then
+    timeout "$expect_timeout" "$@" >"$work/out" 2>&1 || status=$?
+  else
+    "$@" >"$work/out" 2>&1 || status=$?
+  fi
+  [[ $status -eq $expected ]] || fail "\`$*\` exited $status, expected $expected"
+}
+
+expect_output() { grep -q -- "$1" "$work/out" || fail "the output lacks \`$1\`"; }
+
+# Starts "$tailord" on a free loopback port with the given arguments; sets daemon_pid and TAILOR_SERVER. Its
+# stderr accumulates in $work/daemon.err over restarts.
+start_daemon() {
+  : >"$work/daemon.out"
+  "$tailord" --listen 127.0.0.1:0 "$@" >"$work/daemon.out" 2>>"$work/daemon.err" &
+  daemon_pid=$!
+  local port=""
+  for _ in $(seq 200); do
+    port=$(grep -o '127.0.0.1:[0-9]*' "$work/daemon.out" 2>/dev/null | cut -d: -f2 || true)
+    [[ -n $port ]] && break
+    kill -0 "$daemon_pid" 2>/dev/null || fail "tailord exited before listening"
+    sleep 0.05
+  done
+  [[ -n $port ]] || fail "tailord did not start"
+  export TAILOR_SERVER="http://127.0.0.1:$port"
+}
