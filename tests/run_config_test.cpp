@@ -2,6 +2,7 @@
 // paths resolved against the config's directory, and docs/config.md naming every key.
 #include "io/embedded_default.hpp"
 #include "io/run_config_json.hpp"
+#include "run_config_sample.hpp"
 #include "teacher_test_support.hpp"
 
 #include <algorithm>
@@ -46,54 +47,7 @@ run_config sample_config(const fs::path& dir) {
   write_file(dir / "ckpt" / "config.json", "{}");
   write_file(dir / "ckpt" / "tokenizer.model", "x");
   write_file(dir / "spm.model", "x");
-  run_config c;
-  c.data = {task_kind::gsm8k,
-            (dir / "gsm8k/train.jsonl").string(),
-            (dir / "gsm8k/test.jsonl").string(),
-            5000,
-            800,
-            2,
-            6,
-            50,
-            12};
-  c.prompts = {"Question: 1+1?\nReasoning: 1+1=2.\nAnswer: 2\n\n", "You solve problems.",
-               "{demos}\nQ: {question}", "You correct students.",
-               "Q: {question}\nStudent: {student_reasoning}\nGold: {gold_answer}"};
-  c.student = {(dir / "ckpt").string(), (dir / "spm.model").string(), 512, 8, 16, 2, 32000, 2048};
-  c.teacher = {teacher_kind::openai_compatible,
-               "http://127.0.0.1:9000/v1",
-               "gpt-4.1-mini",
-               "TAILOR_TEACHER_KEY",
-               32,
-               30000,
-               2,
-               0.4,
-               1.6,
-               5'000'000'000ULL,
-               2.5,
-               4,
-               3,
-               300,
-               40,
-               feedback_order::as_graded,
-               {0.3, 0.9, 256}};
-  c.exam = {8, 0.8, 40, 256, 192, 64, 500, 100};
-  c.loss = {0.2, 0.25, 0.5, 128};
-  c.reflection = {6, 2, 0.25};
-  c.optimizer = {7e-6, 0.1, 0.85, 0.95, 1e-6, 10, lr_schedule::constant, 0.05, 0.5, 4, 32, 1e-4};
-  c.rounds = 5;
-  c.epochs_per_round = 2;
-  c.steps_per_round = 300;
-  c.checkpoint_every_steps = 50;
-  c.mode = loop_mode::continuous;
-  c.strategy = teacher_strategy::random;
-  c.max_staleness = 2;
-  c.seed = 18'000'000'000'000'000'000ULL;
-  c.device = "cuda:1";
-  c.bf16 = false;
-  c.threads = 4;
-  c.output_dir = (dir / "runs" / "r1").string();
-  return c;
+  return test::every_field_set(dir.string());
 }
 
 // The scalar fields inspect() reaches, sections walked into: messages_tests checks that inspect() lists
