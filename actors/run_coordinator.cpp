@@ -57,11 +57,6 @@ struct coordinator_state {
   // By round: the round in training and, in continuous mode, the one being evaluated while the next trains.
   std::map<std::uint32_t, round_tally> tallies;
   std::uint32_t round = 0;      // the round being trained
-  // The newest round whose teacher work has started: the round being trained, or in continuous mode the next
-  // one, prepared during this one's last checkpoint interval. Answers and exam counts go to its tally.
-  std::uint32_t fed_round = 0;
-  bool fed_exam_done = false;          // the fed round's exam is graded (round 1 has none)
-  std::uint64_t checkpoints_in_round = 0; // snapshots the trainer published in the round being trained
   // Teacher requests sent and not answered. It may dip below 0 for a moment: the collector's notice of the
   // requests it sent and the teacher client's answers to them come from two actors, in no set order.
   std::int64_t outstanding = 0;
@@ -87,10 +82,6 @@ using coordinator_actor = caf::stateful_actor<coordinator_state>;
 // The tally of the round being trained.
 round_tally& current(coordinator_state& s) {
   return s.tallies[s.round];
-}
-// The tally of the round the teacher work in flight is for.
-round_tally& fed(coordinator_state& s) {
-  return s.tallies[s.fed_round];
 }
 const round_tally* current_if_any(const coordinator_state& s) {
   auto found = s.tallies.find(s.round);
@@ -193,15 +184,12 @@ void fail(coordinator_actor* self, const std::string& message) {
   finish(self, run_phase::failed, message);
 }
 
-std::vector<example> sample_questions(std::mt19937_64& rng, const std::vector<example>& pool, std::uint32_t count) {
+std::vector<example> sample_questions(coordinator_state& s, const std::vector<example>& pool, std::uint32_t count) {
   std::vector<example> out = pool;
-  std::shuffle(out.begin(), out.end(), rng);
+  std::shuffle(out.begin(), out.end(), s.rng);
   if (count > 0 && count < out.size())
     out.resize(count);
   return out;
-}
-std::vector<example> sample_questions(coordinator_state& s, const std::vector<example>& pool, std::uint32_t count) {
-  return sample_questions(s.rng, pool, count);
 }
 
 void send_chain_of_thought(coordinator_actor* self, const std::vector<example>& questions, std::uint32_t samples) {
@@ -214,7 +202,7 @@ void send_chain_of_thought(coordinator_actor* self, const std::vector<example>& 
     request.sampling = s.spec.config.teacher.sampling;
     self->send(s.teacher_client, teach_atom::value, std::move(request));
     ++s.outstanding;
-    ++fed(s).record.teacher_requests;
+    ++current(s).record.teacher_requests;
   }
 }
 
@@ -231,10 +219,10 @@ void start_training(coordinator_actor* self) {
   report(self, "round " + std::to_string(s.round) + ": training " + std::to_string(steps) + " steps", 0, steps);
 }
 
-// The fed round's teacher work is answered: round 1's chains of thought, or a later round's exam and the
-// requests it led to (feedback on mistakes, or the ablation's random questions).
-bool teacher_work_done(const coordinator_state& s) {
-  return s.outstanding <= 0 && s.fed_exam_done;
+// The round's teacher work is answered: round 1's chains of thought, or a later round's exam and the requests
+// it led to (feedback on mistakes, or the ablation's random questions).
+bool teacher_work_done(coordinator_state& s) {
+  return s.outstanding <= 0 && (s.round == 1 || current(s).exam_done);
 }
 
 // Round mode: training starts once the round's exam and teacher requests are all answered.
@@ -251,11 +239,11 @@ void start_exam_pass(coordinator_actor* self) {
   auto& s = self->state;
   const auto& c = s.spec.config;
   auto questions = sample_questions(s, s.data.train, c.exam.questions);
-  auto& tally = fed(s);
+  auto& tally = current(s);
   tally.exam_answers_expected += questions.size() * std::max<std::uint32_t>(1, c.exam.samples);
   tally.record.exam_questions += questions.size();
   ++s.exam_pass;
-  self->send(s.student, exam_atom::value, std::move(questions), c.seed * 1000003 + s.exam_pass, s.fed_round);
+  self->send(s.student, exam_atom::value, std::move(questions), c.seed * 1000003 + s.exam_pass, s.round);
 }
 
 // The ablation's teacher work for a round: as many random questions as the method may ask about mistakes.
@@ -264,63 +252,40 @@ void ask_random_questions(coordinator_actor* self) {
   const auto& c = s.spec.config;
   auto questions = sample_questions(s, s.data.train, c.teacher.requests_per_round);
   send_chain_of_thought(self, questions, c.teacher.tailored_feedback_samples);
-  report(self, "round " + std::to_string(s.fed_round) + ": " + std::to_string(questions.size()) +
+  report(self, "round " + std::to_string(s.round) + ": " + std::to_string(questions.size()) +
                    " random questions to the teacher (ablation)");
 }
 
-// The teacher work of round `round`: chain of thought for round 1; then an exam on the newest weights, whose
-// mistakes go to the teacher, or, for the ablation, after which as many random questions go to the teacher.
-// The ablation sits the same exam so that its teacher answers arrive when the method's do: in continuous
-// mode, answers that came earlier would be trained on for more steps. The question sampler is seeded from
-// (seed, round), so that a resumed run draws what the uninterrupted one would have.
-void prepare_round(coordinator_actor* self, std::uint32_t round) {
+// The teacher work that opens round `round`: chain of thought for round 1; then an exam on the newest weights,
+// whose mistakes go to the teacher, or, for the ablation, after which as many random questions go to the
+// teacher. The ablation sits the same exam so that its teacher answers arrive when the method's do: in
+// continuous mode, answers that came earlier would be trained on for more steps.
+void open_round(coordinator_actor* self, std::uint32_t round) {
   auto& s = self->state;
   const auto& c = s.spec.config;
-  const auto seed = c.seed;
+  s.round = round;
+  const auto seed = s.spec.config.seed;
   std::seed_seq round_seed{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32), round};
   s.rng.seed(round_seed);
-  s.fed_round = round;
   s.tallies[round] = {};
   s.tallies[round].record.round = round;
   if (round == 1) {
-    s.fed_exam_done = true;
+    s.phase = run_phase::chain_of_thought;
     auto questions = sample_questions(s, s.data.train, c.teacher.initial_questions);
     send_chain_of_thought(self, questions, c.teacher.chain_of_thought_samples);
     report(self, "round 1: the teacher writes rationales for " + std::to_string(questions.size()) + " questions");
+    if (continuous(s))
+      start_training(self);
+    else
+      maybe_start_round_training(self);
     return;
   }
-  s.fed_exam_done = false;
   start_exam_pass(self);
-  report(self, "round " + std::to_string(round) + ": exam on " + std::to_string(fed(s).record.exam_questions) +
-                   " training questions");
-}
-
-// Opens round `round`: its teacher work (unless continuous mode prepared it during the last round), then
-// training — at once in continuous mode, once the work is answered in round mode.
-void open_round(coordinator_actor* self, std::uint32_t round) {
-  auto& s = self->state;
-  s.round = round;
-  s.checkpoints_in_round = 0;
-  if (s.fed_round < round)
-    prepare_round(self, round);
   if (continuous(s))
     return start_training(self);
-  s.phase = round == 1 ? run_phase::chain_of_thought : run_phase::exam;
-  maybe_start_round_training(self);
-}
-
-// Continuous mode: at the round's last checkpoint before its end, the next round's exam starts on those
-// weights (one checkpoint behind the trainer at the round's end) once this round's teacher work is answered,
-// so that the next round's answers come while this one finishes instead of stalling the trainer after it.
-void maybe_prepare_next_round(coordinator_actor* self) {
-  auto& s = self->state;
-  const auto& c = s.spec.config;
-  if (!continuous(s) || s.round >= c.rounds || s.fed_round != s.round || !teacher_work_done(s))
-    return;
-  const auto steps = steps_per_round(c, s.data.train.size());
-  if (c.checkpoint_every_steps == 0 || (s.checkpoints_in_round + 1) * c.checkpoint_every_steps < steps)
-    return;
-  prepare_round(self, s.round + 1);
+  s.phase = run_phase::exam;
+  report(self, "round " + std::to_string(round) + ": exam on " + std::to_string(current(s).record.exam_questions) +
+                   " training questions");
 }
 
 void close_round(coordinator_actor* self, std::uint32_t round, double accuracy, std::uint64_t version) {
@@ -356,7 +321,7 @@ void close_round(coordinator_actor* self, std::uint32_t round, double accuracy, 
 // running into the next round before that round's data exists.
 void maybe_end_round(coordinator_actor* self) {
   auto& s = self->state;
-  if (!s.round_end_pending || (s.fed_round == s.round_end_pending->round && !teacher_work_done(s)))
+  if (!s.round_end_pending || !teacher_work_done(s))
     return;
   auto [snapshot, round] = *s.round_end_pending;
   s.round_end_pending.reset();
@@ -367,10 +332,8 @@ void maybe_end_round(coordinator_actor* self) {
           return fail(self, "cannot save the pools with " + snapshot.checkpoint_dir);
         s.tallies[round].record.checkpoint = snapshot.checkpoint_dir;
         s.phase = continuous(s) ? run_phase::pipeline : run_phase::evaluating;
-        // Its own sampler: the run's is the next round's already, and its draws must not depend on timing.
-        std::mt19937_64 eval_rng{s.spec.config.seed ^ (std::uint64_t{round} << 32)};
-        self->send(s.student, eval_atom::value,
-                   sample_questions(eval_rng, s.data.test, s.spec.config.exam.eval_questions), snapshot, round);
+        self->send(s.student, eval_atom::value, sample_questions(s, s.data.test, s.spec.config.exam.eval_questions),
+                   snapshot, round);
         // Continuous mode trains on while the round is evaluated.
         if (continuous(s) && round < s.spec.config.rounds)
           open_round(self, round + 1);
@@ -469,7 +432,7 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         const auto tokens = reply.usage.prompt_tokens + reply.usage.completion_tokens;
         s.teacher_tokens += tokens;
         s.teacher_cost += reply.usage.cost_usd;
-        auto& record = fed(s).record;
+        auto& record = current(s).record;
         record.teacher_tokens += tokens;
         record.teacher_cost_usd += reply.usage.cost_usd;
         record.teacher_rationales += reply.rationales.size();
@@ -484,16 +447,15 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
           report(self, "teacher answered " + std::to_string(s.teacher_done) + " requests");
         // Continuous mode trains while round 1's rationales arrive; once they are all in, every later one is
         // fresh (the builder oversamples it).
-        if (continuous(s) && s.fed_round == 1 && s.outstanding <= 0)
+        if (continuous(s) && s.round == 1 && s.outstanding <= 0)
           self->send(s.builder, done_atom::value);
         maybe_start_round_training(self);
-        maybe_prepare_next_round(self);
         maybe_end_round(self);
       },
       [self](graded_atom, std::uint32_t, std::uint64_t answered, std::uint64_t wrong, std::uint64_t mistakes,
              std::uint64_t requests) {
         auto& s = self->state;
-        auto& tally = fed(s);
+        auto& tally = current(s);
         tally.exam_answers_graded += answered;
         tally.record.wrong_answers += wrong;
         tally.record.mistakes += mistakes;
@@ -502,16 +464,14 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         if (tally.exam_done || tally.exam_answers_graded < tally.exam_answers_expected)
           return;
         tally.exam_done = true;
-        s.fed_exam_done = true;
         if (!continuous(s))
           s.phase = tailored(s) ? run_phase::tailored_feedback : run_phase::chain_of_thought;
-        report(self, "round " + std::to_string(s.fed_round) + ": " + std::to_string(tally.record.mistakes) +
+        report(self, "round " + std::to_string(s.round) + ": " + std::to_string(tally.record.mistakes) +
                          " mistakes; " + std::to_string(std::max<std::int64_t>(0, s.outstanding)) +
                          " teacher answers pending");
         if (!tailored(s))
           ask_random_questions(self);
         maybe_start_round_training(self);
-        maybe_prepare_next_round(self);
         maybe_end_round(self);
       },
       [self](exam_atom, std::uint32_t, std::uint64_t questions, std::uint64_t) {
@@ -536,10 +496,8 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         auto& s = self->state;
         s.newest = snapshot;
         self->send(s.student, snapshot_atom::value, snapshot);
-        if (!round_end) {
-          ++s.checkpoints_in_round;
-          return maybe_prepare_next_round(self);
-        }
+        if (!round_end)
+          return;
         s.round_end_pending = coordinator_state::round_end{snapshot, round};
         maybe_end_round(self);
       },
