@@ -114,17 +114,20 @@ public:
           });
         });
   }
+  // Hangs up, giving the close handshake 2 s: a client whose connection never came up, or a server that does
+  // not answer the close, ends with a timeout instead of keeping the io_context running.
   void stop() {
-    if (!done)
-      ws_.async_close(websocket::close_code::normal,
-                      [self = shared_from_this()](beast::error_code) { self->finish(); });
+    if (done)
+      return;
+    beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(2));
+    ws_.async_close(websocket::close_code::normal, [self = shared_from_this()](beast::error_code) { self->finish(); });
   }
 
   std::vector<double> delays_ms;
   std::uint64_t dropped = 0;
   std::uint64_t finished_runs = 0;
   bool connected = false;
-  bool done = false;
+  std::atomic<bool> done{false}; // read by the main thread while the io thread runs
 
 private:
   void read() {
@@ -153,6 +156,23 @@ private:
   beast::flat_buffer buffer_;
   std::uint16_t port_;
 };
+
+// Asks every client to hang up and joins the io thread. Each close has its own deadline; after 5 s the
+// io_context is stopped as well, so that nothing left pending keeps the benchmark from going on.
+void hang_up(net::io_context& io, const std::vector<std::shared_ptr<bench_client>>& clients, std::thread& reader) {
+  net::post(io, [&] {
+    for (const auto& c : clients)
+      c->stop();
+  });
+  auto all_done = [&] {
+    return std::all_of(clients.begin(), clients.end(), [](const auto& c) { return c->done.load(); });
+  };
+  const auto closing = steady::now() + 5s;
+  while (steady::now() < closing && !all_done())
+    std::this_thread::sleep_for(5ms);
+  io.stop();
+  reader.join();
+}
 
 double percentile(std::vector<double> values, double p) {
   if (values.empty())
@@ -197,11 +217,7 @@ std::vector<line> delivery(const settings& chosen, const std::filesystem::path& 
   while (steady::now() < deadline &&
          !std::all_of(clients.begin(), clients.end(), [](const auto& c) { return c->finished_runs > 0; }))
     std::this_thread::sleep_for(5ms);
-  net::post(io, [&] {
-    for (auto& c : clients)
-      c->stop();
-  });
-  reader.join();
+  hang_up(io, clients, reader);
 
   std::vector<double> all;
   std::uint64_t dropped = 0, complete = 0;
@@ -256,11 +272,7 @@ std::vector<line> soak(const settings& chosen, const std::filesystem::path& dir,
       (void)tailor::api_call(daemon.endpoint, "GET", "/v1/runs");
       std::this_thread::sleep_for(100ms);
     }
-    net::post(io, [&] {
-      for (auto& c : clients)
-        c->stop();
-    });
-    reader.join();
+    hang_up(io, clients, reader);
     samples.push_back(rss_mb());
   }
   // The first fifth warms up (allocator pools, buffers); after it, RSS should stay where it is.
