@@ -478,7 +478,6 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         if (due(self->state))
           report(self, "exam: " + std::to_string(questions) + " more questions answered");
       },
-      [](done_atom, exam_atom, std::uint32_t) {},
       [self](metrics_atom, const training_metrics& m) {
         auto& s = self->state;
         s.last_metrics = m;

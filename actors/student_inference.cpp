@@ -89,10 +89,8 @@ student_inference(student_inference_actor::stateful_pointer<inference_state> sel
         self->send(s.collector, graded_atom::value, std::move(answers.value()), exam.pass, pass_over);
         caf::anon_send(s.coordinator, exam_atom::value, exam.pass, static_cast<std::uint64_t>(part.size()),
                    s.loaded.version);
-        if (pass_over) {
-          caf::anon_send(s.coordinator, done_atom::value, exam_atom::value, exam.pass);
+        if (pass_over)
           s.exams.pop_front();
-        }
         if (!s.exams.empty())
           self->send(self, next_atom::value);
       },

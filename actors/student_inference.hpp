@@ -15,8 +15,8 @@ class device_scheduler;
 
 // Exam answers go to `collector` as (graded_atom, answers, pass, last batch of the pass), a chunk of exam.batch_size questions at a
 // time; each chunk uses the newest snapshot received so far, so a long exam follows the trainer. To the
-// coordinator: (exam_atom, pass, answered questions, weights version) after each chunk, then
-// (done_atom, exam_atom, pass) at the end of the pass; (eval_atom, round, accuracy, weights version) after an
+// coordinator: (exam_atom, pass, answered questions, weights version) after each chunk (it learns that a
+// pass is over from the collector's counts); (eval_atom, round, accuracy, weights version) after an
 // evaluation. A checkpoint that cannot be loaded ends the actor with an error the coordinator reports.
 // With `devices` (the daemon's runs), each exam chunk and each evaluation waits for its turn on the device.
 student_inference_actor spawn_student_inference(caf::actor_system& system, run_config config,
