@@ -17,7 +17,11 @@ TEST_CASE("an unfinished run resumes after a restart and finishes once", "[daemo
     test_daemon first(dir.path, 2ms);
     first.start();
     id = first.submit({{"rounds", 4}, {"steps_per_round", 25}});
-    REQUIRE(eventually([&] { return first.run(id)["progress"].value("round", 0) >= 2; }));
+    // "progress" is null until the run's first event: a poll right after the submit may see that.
+    REQUIRE(eventually([&] {
+      const json progress = first.run(id)["progress"];
+      return progress.is_object() && progress.value("round", 0) >= 2;
+    }));
     first.stop();
   }
   auto store = run_store::open(dir.path);
