@@ -117,12 +117,12 @@ std::optional<std::vector<arith_step>> draw_numbers(const std::vector<char>& ops
   return steps;
 }
 
-// The number of operations is drawn once and kept: a sequence that the options cannot realize (three
-// divisions by at most 3 starting from at most 5) is replaced by another of the same length, so that the
-// mix of easy and hard problems stays uniform.
-std::optional<std::vector<arith_step>> draw_arithmetic(random_source& random, const arith_options& options) {
-  std::vector<char> ops(
-      static_cast<std::size_t>(random.between(options.min_operations, options.max_operations)));
+// Arithmetic of `operation_count` operations: a sequence that the options cannot realize (three divisions by
+// at most 3 starting from at most 5) is replaced by another of the same length, so that the mix of easy and
+// hard problems stays uniform.
+std::optional<std::vector<arith_step>> draw_arithmetic(random_source& random, const arith_options& options,
+                                                       std::size_t operation_count) {
+  std::vector<char> ops(operation_count);
   for (int attempt = 0; attempt < 16; ++attempt) {
     for (char& op : ops)
       op = operations[static_cast<std::size_t>(random.between(0, 3))];
@@ -151,7 +151,26 @@ arith_split split_of_steps(const std::vector<arith_step>& steps) {
   h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
   h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
   h ^= h >> 31;
-  return h % 10 == 0 ? arith_split::test : arith_split::train;
+  // A tenth of multi-step arithmetic is held out. Single operations are few (about 50 with the embedded
+  // default's operands up to 5), so a tenth would leave the test split two or three facts, each asked
+  // dozens of times: a fifth of the held-out accuracy would then hang on whether the student gets those
+  // two facts right. A third of them keeps well over a dozen facts in that slice.
+  const std::uint64_t one_in = steps.size() == 1 ? 3 : 10;
+  return h % one_in == 0 ? arith_split::test : arith_split::train;
+}
+
+// Arithmetic of one split. The number of operations is drawn first and kept while numbers are redrawn until
+// they fall in the split: the split holds out a larger share of single operations than of longer ones, and
+// rejecting whole draws would tilt each split's mix of easy and hard problems. The split depends on the
+// numbers alone, so it is decided before any wording is drawn.
+std::optional<std::vector<arith_step>> draw_arithmetic_in(arith_split split, random_source& random,
+                                                          const arith_options& options) {
+  const auto operation_count =
+      static_cast<std::size_t>(random.between(options.min_operations, options.max_operations));
+  for (int attempt = 0; attempt < 64; ++attempt)
+    if (auto steps = draw_arithmetic(random, options, operation_count); steps && split_of_steps(*steps) == split)
+      return steps;
+  return std::nullopt;
 }
 
 std::string step_texts(const arith_problem& problem) {
@@ -246,9 +265,8 @@ std::vector<arith_problem> generate_arith(std::size_t count, std::uint64_t seed,
   std::unordered_set<std::string> questions;
   std::size_t misses = 0;
   for (std::uint64_t draw = 0; problems.size() < count && misses < most_misses; ++draw) {
-    auto steps = draw_arithmetic(random, options);
-    // The split depends on the numbers alone, so it is decided before any wording is drawn.
-    if (!steps || split_of_steps(*steps) != split) {
+    auto steps = draw_arithmetic_in(split, random, options);
+    if (!steps) {
       ++misses;
       continue;
     }

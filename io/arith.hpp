@@ -56,7 +56,9 @@ status check_arith_options(const arith_options& options);
 std::vector<arith_problem> generate_arith(std::size_t count, std::uint64_t seed, arith_split split,
                                           const arith_options& options = {});
 
-// The problem's split by that hash.
+// The problem's split by that hash: test for about a tenth of multi-step arithmetic and a third of single
+// operations (so that the held-out single operations are more than two or three facts). Either split keeps
+// the uniform mix of operation counts.
 arith_split split_of(const arith_problem& problem);
 
 // The rationale the steps spell out (their texts joined by spaces) + " Therefore, the answer is N.".

@@ -186,19 +186,41 @@ TEST_CASE("arith: train and test are disjoint by question and by arithmetic, for
   }
 }
 
-TEST_CASE("arith: about a tenth of all arithmetic goes to test", "[arith]") {
-  int test = 0;
+TEST_CASE("arith: a tenth of multi-step arithmetic and a third of single operations go to test", "[arith]") {
+  int single_test = 0;
+  int two_step_test = 0;
   int all = 0;
   for (std::int64_t a = 1; a <= 60; ++a)
-    for (std::int64_t b = 1; b <= 60; ++b, ++all)
-      test += split_of(made_problem(a, b)) == arith_split::test ? 1 : 0;
-  CHECK(test > all * 7 / 100);
-  CHECK(test < all * 13 / 100);
+    for (std::int64_t b = 1; b <= 60; ++b, ++all) {
+      arith_problem problem = made_problem(a, b);
+      single_test += split_of(problem) == arith_split::test ? 1 : 0;
+      problem.steps.push_back({'*', a + b, 2, 2 * (a + b), "She has " + std::to_string(2 * (a + b)) + "."});
+      two_step_test += split_of(problem) == arith_split::test ? 1 : 0;
+    }
+  CHECK(single_test > all * 28 / 100);
+  CHECK(single_test < all * 38 / 100);
+  CHECK(two_step_test > all * 7 / 100);
+  CHECK(two_step_test < all * 13 / 100);
   // Wording does not move a problem between splits.
   arith_problem reworded = made_problem(4, 5);
   reworded.question = "Ben starts with 4 cards. He finds 5 more cards.";
   reworded.steps[0].text = "He has 4 + 5 = 9.";
   CHECK(split_of(reworded) == split_of(made_problem(4, 5)));
+}
+
+TEST_CASE("arith: either split keeps the uniform mix of operation counts", "[arith]") {
+  for (const arith_split split : {arith_split::train, arith_split::test}) {
+    const auto problems = generate_arith(1500, 4, split, small_options());
+    REQUIRE(problems.size() == 1500);
+    std::map<std::size_t, int> by_count;
+    for (const auto& problem : problems)
+      ++by_count[problem.steps.size()];
+    for (std::size_t count = 1; count <= 3; ++count) {
+      INFO("split " << (split == arith_split::test ? "test" : "train") << ", " << count << " operations");
+      CHECK(by_count[count] > 400);
+      CHECK(by_count[count] < 600);
+    }
+  }
 }
 
 TEST_CASE("arith: rationale, example and JSONL record", "[arith]") {
