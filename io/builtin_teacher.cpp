@@ -10,6 +10,8 @@
 #include <array>
 #include <cstdlib>
 #include <optional>
+#include <string>
+#include <unordered_set>
 
 namespace tailor {
 namespace {
@@ -429,6 +431,54 @@ diagnosis diagnose(const arith_problem& problem, std::string_view body,
           i + 1, std::move(fixed)};
 }
 
+// The lower-case words (letters only) of a text.
+std::unordered_set<std::string> words_of(std::string_view text) {
+  std::unordered_set<std::string> words;
+  std::string word;
+  for (const char c : text) {
+    if (text::is_alpha(c)) {
+      word += text::to_lower(c);
+    } else if (!word.empty()) {
+      words.insert(std::move(word));
+      word.clear();
+    }
+  }
+  if (!word.empty())
+    words.insert(std::move(word));
+  return words;
+}
+
+// Whether a sentence in which the student got a step right may stand as it is in a corrected rationale:
+// every word of it is the question's, one of the teacher's wordings of the step, or a connective. A sentence
+// whose numbers are right but that names someone or something the problem does not ("He has" about Ann,
+// "Rosa has", "1 jar" of bags) is written in the teacher's words instead: kept, it would teach that wording.
+bool fits_problem(std::string_view sentence, const std::unordered_set<std::string>& question_words,
+                  const arith_step& step) {
+  // "x" is a times sign ("4 x 5 = 20").
+  static const std::unordered_set<std::string> connectives = {"then", "so", "now", "next", "first",
+                                                              "finally", "and", "x"};
+  std::unordered_set<std::string> step_words;
+  for (int style = 0; style < 4; ++style)
+    step_words.merge(words_of(worded_step(step, style)));
+  return std::ranges::all_of(words_of(sentence), [&](const std::string& word) {
+    return question_words.contains(word) || step_words.contains(word) || connectives.contains(word);
+  });
+}
+
+// Appends one step's sentence to a corrected rationale: the student's own when it fits the problem, else
+// the teacher's wording of that step.
+void append_step(std::string& corrected, std::string_view students, const arith_problem& problem,
+                 std::size_t step, int sample, const std::unordered_set<std::string>& question_words) {
+  const auto sentence = text::trim(students);
+  if (fits_problem(sentence, question_words, problem.steps[step])) {
+    corrected.append(corrected.empty() || sentence.empty() ? "" : " ").append(sentence);
+    return;
+  }
+  corrected = ended(corrected);
+  corrected.append(corrected.empty() ? "" : " ")
+      .append(worded_step(problem.steps[step], style_of(problem, sample, step)));
+}
+
 std::int64_t rough_tokens(std::string_view text) {
   return static_cast<std::int64_t>((text.size() + 3) / 4);
 }
@@ -454,16 +504,24 @@ arith_feedback diagnose_reasoning(const arith_problem& problem, std::string_view
   }
   const auto eqs = equation_reader(body).read();
 
-  // The longest run of student equations that follows the exact steps from the start.
+  // The longest run of student equations that follows the exact steps from the start: those steps are kept,
+  // each in the student's sentence when it fits the problem.
+  const auto question_words = words_of(problem.question);
+  std::string corrected;
   std::size_t i = 0;
   std::size_t j = 0;
   std::size_t kept_end = 0;
-  for (; i < problem.steps.size() && j < eqs.size() && same(eqs[j], problem.steps[i]); ++i, ++j)
-    kept_end = sentence_end(body, eqs[j].end, j + 1 < eqs.size() ? eqs[j + 1].begin : body.size());
+  for (; i < problem.steps.size() && j < eqs.size() && same(eqs[j], problem.steps[i]); ++i, ++j) {
+    const auto end = sentence_end(body, eqs[j].end, j + 1 < eqs.size() ? eqs[j + 1].begin : body.size());
+    append_step(corrected, std::string_view(body).substr(kept_end, end - kept_end), problem, i, sample,
+                question_words);
+    kept_end = end;
+  }
 
   const auto found = diagnose(problem, body, eqs, i, j, kept_end, stated);
-  std::string corrected = found.repaired.empty() ? ended(body.substr(0, kept_end))
-                                                 : ended(body.substr(0, kept_end) + found.repaired);
+  if (!found.repaired.empty())
+    append_step(corrected, found.repaired, problem, i, sample, question_words);
+  corrected = ended(corrected);
   const auto rest = steps_from(problem, found.first_step_to_write, sample);
   corrected.append(corrected.empty() || rest.empty() ? "" : " ").append(rest);
   corrected.append(corrected.empty() ? "" : " ")

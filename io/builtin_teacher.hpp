@@ -33,9 +33,11 @@ std::string worded_rationale(const arith_problem& problem, int sample);
 // "Multiply a by b to get c", ...), compares them in order with the exact steps and finds the first wrong
 // or missing one: a wrong result, an operand that differs from the question or from the previous result,
 // a wrong operation, a skipped step, an extra step, a wrong final answer. The corrected reasoning keeps the
-// student's text up to its last correct step verbatim, repairs the first wrong step in the student's own
-// sentence when its operation is right (only the numbers change), and words the remaining steps as
-// worded_rationale's sample `sample` does. The student's own answer is the number after its "Answer:" when
+// student's correct steps in its own sentences, repairs the first wrong step in the student's own sentence
+// when its operation is right (only the numbers change), and words the remaining steps as worded_rationale's
+// sample `sample` does. A kept or repaired sentence stays the student's only when each of its words is the
+// question's, one of the teacher's wordings of that step, or a connective ("then", "so", ...); one that
+// names someone or something the problem does not ("He has" about Ann) is worded as sample `sample` words it. The student's own answer is the number after its "Answer:" when
 // it has one, else extract_answer's.
 arith_feedback diagnose_reasoning(const arith_problem& problem, std::string_view student_reasoning,
                                   int sample = 0);
