@@ -18,7 +18,7 @@ struct mistake_collector_options {
   bool ask_teacher = true;             // false: grade and keep negatives, ask nothing (the ablation)
   std::uint32_t requests_per_pass = 0; // 0: every mistaken question of a pass
   std::uint32_t feedback_samples = 1;  // n of each tailored-feedback request
-  feedback_order order = feedback_order::near_misses_first;
+  feedback_order order = feedback_order::misses_first;
   sampling_params sampling;
 };
 

@@ -15,7 +15,7 @@ run_config embedded_default_config(std::uint64_t seed, const std::string& output
 
   c.data.task = task_kind::arith;
   c.data.generated_train_size = 6000;
-  c.data.generated_test_size = 300;
+  c.data.generated_test_size = 600;
   c.data.arith_min_operations = 1;
   c.data.arith_max_operations = 3;
   c.data.arith_max_operand = 5;
@@ -34,6 +34,7 @@ run_config embedded_default_config(std::uint64_t seed, const std::string& output
   c.teacher.requests_per_round = 400;
   c.teacher.chain_of_thought_samples = 2;
   c.teacher.tailored_feedback_samples = 1;
+  c.teacher.mistake_order = feedback_order::misses_first;
 
   c.exam.samples = 2;
   c.exam.questions = 800;

@@ -11,7 +11,9 @@ std::vector<graded_answer> feedback_picker::take(const std::vector<graded_answer
   for (const auto& m : mistakes) {
     if (asked_.contains(m.example_id) || held_questions_.contains(m.example_id))
       continue;
-    if (order_ == feedback_order::near_misses_first && !answered_right.contains(m.example_id)) {
+    const bool near_miss = answered_right.contains(m.example_id);
+    if ((order_ == feedback_order::near_misses_first && !near_miss) ||
+        (order_ == feedback_order::misses_first && near_miss)) {
       held_questions_.insert(m.example_id);
       held_.push_back(m);
       continue;

@@ -1,7 +1,8 @@
 // Which of an exam pass's mistakes go to the teacher when the pass's quota of requests is smaller than its
 // mistakes. With `near_misses_first`, a question the student answered right in some sample and wrong in another is
 // asked about at once; a question it got wrong in every sample waits until the pass is over and gets what is
-// left of the quota. The idea: a small student learns from the correction of an error it nearly avoids, while
+// left of the quota. `misses_first` is the other way round: the questions wrong in every sample at once, the
+// near misses with what is left. The idea: a small student learns from the correction of an error it nearly avoids, while
 // corrections of problems far beyond it crowd out what it can learn (README, "The embedded default", has the
 // measurement).
 #pragma once

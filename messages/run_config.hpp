@@ -86,12 +86,13 @@ struct enum_names<teacher_kind> {
 
 // Which mistakes of an exam pass get the teacher's feedback when the pass's quota is smaller than its mistakes.
 // near_misses_first: questions the student answered right in some sample, then the rest with what is left;
+// misses_first: questions it answered wrong in every sample, then the near misses with what is left;
 // as_graded: in the order the exam grades them.
-enum class feedback_order : std::uint8_t { near_misses_first, as_graded };
+enum class feedback_order : std::uint8_t { near_misses_first, as_graded, misses_first };
 
 template <>
 struct enum_names<feedback_order> {
-  static constexpr std::array<std::string_view, 2> values = {"near_misses_first", "as_graded"};
+  static constexpr std::array<std::string_view, 3> values = {"near_misses_first", "as_graded", "misses_first"};
 };
 
 struct teacher_config {
@@ -116,7 +117,7 @@ struct teacher_config {
   // many mistakes (0: every one).
   std::uint32_t initial_questions = 0;
   std::uint32_t requests_per_round = 0;
-  feedback_order mistake_order = feedback_order::near_misses_first;
+  feedback_order mistake_order = feedback_order::misses_first;
   sampling_params sampling;
 
   friend bool operator==(const teacher_config&, const teacher_config&) = default;

@@ -54,3 +54,14 @@ TEST_CASE("as_graded asks in order until the quota is spent; quota 0 is no limit
   CHECK(ids(unlimited.finish()) == std::vector<std::string>{"a"});
   CHECK(unlimited.asked() == 2);
 }
+
+TEST_CASE("misses_first asks at once about questions wrong in every sample, near misses with what is left",
+          "[loop][feedback]") {
+  feedback_picker picker(3, feedback_order::misses_first);
+  // Batch 1: q1 and q3 were also answered right in another sample; q2 and q4 never.
+  CHECK(ids(picker.take({wrong("q1"), wrong("q2"), wrong("q3"), wrong("q4")}, {"q1", "q3"})) ==
+        std::vector<std::string>{"q2", "q4"});
+  CHECK(ids(picker.take({wrong("q5"), wrong("q6")}, {"q5", "q6"})).empty());
+  CHECK(ids(picker.finish()) == std::vector<std::string>{"q1"});
+  CHECK(picker.asked() == 3);
+}

@@ -140,7 +140,7 @@ TEST_CASE("config: a value of the wrong type is named by its path", "[config]") 
   CHECK(problem_in({{"data", {{"task", 3}}}}) ==
         "data.task: expected a string, got 3; one of gsm8k, svamp, multiarith, strategyqa, csqa, arith");
   CHECK(problem_in({{"teacher", {{"mistake_order", "hardest"}}}}) ==
-        R"(teacher.mistake_order: unknown value "hardest"; one of near_misses_first, as_graded)");
+        R"(teacher.mistake_order: unknown value "hardest"; one of near_misses_first, as_graded, misses_first)");
   CHECK(problem_in({{"bf16", 1}}) == "bf16: expected true or false, got 1");
   CHECK(problem_in({{"device", nullptr}}) == "device: expected a string, got null");
   CHECK(problem_in({{"exam", 3}}) == "exam: expected an object of keys, got 3");
