@@ -1,10 +1,11 @@
 // Which of an exam pass's mistakes go to the teacher when the pass's quota of requests is smaller than its
-// mistakes. With `near_misses_first`, a question the student answered right in some sample and wrong in another is
-// asked about at once; a question it got wrong in every sample waits until the pass is over and gets what is
-// left of the quota. `misses_first` is the other way round: the questions wrong in every sample at once, the
-// near misses with what is left. The idea: a small student learns from the correction of an error it nearly avoids, while
-// corrections of problems far beyond it crowd out what it can learn (README, "The embedded default", has the
-// measurement).
+// mistakes. With `misses_first` (the default), a question the student answered wrong in every sample is asked
+// about at once; a near miss (right in some sample, wrong in another) waits until the pass is over and gets
+// what is left of the quota. `near_misses_first` is the other way round; `as_graded` asks in the order graded.
+// Why misses first: the exam samples at temperature 1, so a near miss is often a slip on a question the
+// student can do, while a question wrong in every sample is one it cannot; on the embedded default the
+// method's lead over its ablation after round 3 was 7 points with misses first against 2.5 with near misses
+// first (README, "The embedded default").
 #pragma once
 
 #include "messages/grading.hpp"
