@@ -37,8 +37,8 @@ std::string worded_rationale(const arith_problem& problem, int sample);
 // when its operation is right (only the numbers change), and words the remaining steps as worded_rationale's
 // sample `sample` does. A kept or repaired sentence stays the student's only when each of its words is the
 // question's, one of the teacher's wordings of that step, or a connective ("then", "so", ...); one that
-// names someone or something the problem does not ("He has" about Ann) is worded as sample `sample` words it. The student's own answer is the number after its "Answer:" when
-// it has one, else extract_answer's.
+// names someone or something the problem does not ("He has" about Ann) is worded as sample `sample` words
+// it. The student's own answer is the number after its "Answer:" when it has one, else extract_answer's.
 arith_feedback diagnose_reasoning(const arith_problem& problem, std::string_view student_reasoning,
                                   int sample = 0);
 
