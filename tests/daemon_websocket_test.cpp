@@ -176,8 +176,9 @@ TEST_CASE("a stalled client neither slows the run nor holds more than its queue"
       dropped += m["count"].get<std::size_t>();
     final_seen = m.value("phase", "") == "finished" && m.value("run_id", "") == id;
   }
+  // How many arrive is not asserted: the kernel's socket buffers (autotuned up to megabytes, tens of
+  // thousands of these small messages) hold what the server wrote before its queue for this client filled.
   CHECK(dropped > 0);
-  CHECK(received < steps / 2);
   CHECK(received + dropped >= steps); // every event was either delivered or counted as dropped
   stalled.close(beast::websocket::close_code::normal);
   // The counter also has what the reading client, with the same small queue, could not keep up with.
