@@ -431,20 +431,12 @@ diagnosis diagnose(const arith_problem& problem, std::string_view body,
           i + 1, std::move(fixed)};
 }
 
-// The lower-case words (letters only) of a text.
+// The words of a text, in lowercase, as the equation reader reads them.
 std::unordered_set<std::string> words_of(std::string_view text) {
   std::unordered_set<std::string> words;
-  std::string word;
-  for (const char c : text) {
-    if (text::is_alpha(c)) {
-      word += text::to_lower(c);
-    } else if (!word.empty()) {
-      words.insert(std::move(word));
-      word.clear();
-    }
-  }
-  if (!word.empty())
-    words.insert(std::move(word));
+  for (auto& t : tokens_of(text))
+    if (t.type == token::kind::word)
+      words.insert(std::move(t.text));
   return words;
 }
 
