@@ -19,11 +19,13 @@ namespace tailor {
 
 // Pools of positives and negatives; serves batches of training items against credit.
 using reflection_builder_actor = caf::typed_actor<
-    caf::reacts_to<positive_atom, teacher_reply>,
+    caf::reacts_to<positive_atom, teacher_reply>, // every answer, with or without correct rationales
+    // The questions of round 1 in the order asked: the first batches train on them in that order.
+    caf::reacts_to<first_pass_atom, std::vector<std::string> /*example ids*/>,
     caf::reacts_to<negative_atom, std::string /*example id*/, std::string /*reasoning*/>,
     // A batch of at most n items of distinct questions; empty while the pools cannot fill one yet.
     caf::replies_to<credit_atom, std::uint32_t>::with<std::vector<training_item>>,
-    caf::reacts_to<done_atom>, // the first teacher pass is over: serve whatever the pools hold
+    caf::reacts_to<done_atom>, // round 1's answers are all in: every later one is a fresh correction
     // Writes the pools to a file in the directory (part of a checkpoint); restores them from one.
     caf::replies_to<checkpoint_atom, std::string>::with<bool>,
     caf::replies_to<resume_atom, std::string>::with<bool>>;

@@ -1,6 +1,7 @@
 #include "actors/reflection_builder.hpp"
 
 #include "io/atomic_file.hpp"
+#include "io/first_pass.hpp"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -17,6 +18,7 @@ struct builder_state {
   example_index problems;
   reflection_builder_options options;
   reflection_pools pools;
+  first_pass first;
   std::mt19937_64 rng;
   bool first_pass_done = false;
 };
@@ -31,23 +33,30 @@ reflection_builder(reflection_builder_actor::stateful_pointer<builder_state> sel
   s.rng.seed(options.seed);
   return {
       [self](positive_atom, const teacher_reply& reply) {
-        auto found = self->state.problems->find(reply.example_id);
-        if (found == self->state.problems->end())
+        auto& s = self->state;
+        auto found = s.problems->find(reply.example_id);
+        if (found == s.problems->end())
           return;
-        // After the first pass every new rationale answers this round's need (a mistake, or in the ablation
-        // a random question), so the round's batches oversample it.
-        const bool fresh = self->state.first_pass_done;
+        if (s.first.expects(reply.example_id)) {
+          std::vector<std::string> texts;
+          for (const auto& r : reply.rationales)
+            texts.push_back(r.text);
+          return s.first.hold(found->second, std::move(texts));
+        }
+        // After round 1 every new rationale answers this round's need (a mistake, or in the ablation a
+        // random question), so the round's batches oversample it.
         for (const auto& r : reply.rationales)
-          self->state.pools.add_positive(found->second, r.text, fresh);
+          s.pools.add_positive(found->second, r.text, s.first_pass_done);
       },
+      [self](first_pass_atom, const std::vector<std::string>& ids) { self->state.first.expect(ids); },
       [self](negative_atom, const std::string& id, const std::string& reasoning) {
         if (auto found = self->state.problems->find(id); found != self->state.problems->end())
           self->state.pools.add_negative(found->second, reasoning);
       },
       [self](credit_atom, std::uint32_t n) -> std::vector<training_item> {
         auto& s = self->state;
-        if (!s.first_pass_done && s.pools.questions() < s.options.min_questions)
-          return {};
+        if (s.first.active())
+          return s.first.next_batch(n, s.pools, s.rng);
         return s.pools.draw_batch(n, s.options.fresh_share, s.rng);
       },
       [self](done_atom) { self->state.first_pass_done = true; },

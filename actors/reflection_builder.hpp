@@ -15,7 +15,6 @@ namespace tailor {
 struct reflection_builder_options {
   reflection_pool_options pools;
   double fresh_share = 0.5;       // at most this part of a batch are fresh corrections
-  std::size_t min_questions = 1;  // questions with positives before the first batch is served
   std::uint64_t seed = 0;
 };
 

@@ -272,6 +272,11 @@ void open_round(coordinator_actor* self, std::uint32_t round) {
   if (round == 1) {
     s.phase = run_phase::chain_of_thought;
     auto questions = sample_questions(s, s.data.train, c.teacher.initial_questions);
+    std::vector<std::string> asked;
+    for (const auto& q : questions)
+      asked.push_back(q.id);
+    // Sent before the requests: the builder knows the order before the first answer reaches it.
+    self->send(s.builder, first_pass_atom::value, std::move(asked));
     send_chain_of_thought(self, questions, c.teacher.chain_of_thought_samples);
     report(self, "round 1: the teacher writes rationales for " + std::to_string(questions.size()) + " questions");
     if (continuous(s))
@@ -384,7 +389,6 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
                        .triplets = tailored(s) && c.loss.lambda > 0,
                        .demos = c.prompts.demos},
              .fresh_share = c.reflection.fresh_share,
-             .min_questions = c.optimizer.batch_size,
              .seed = c.seed});
         s.teacher_client = spawn_teacher_client(self->system(), s.teacher, s.builder, self_handle);
         s.collector = spawn_mistake_collector(self->system(), s.data.index,

@@ -33,8 +33,8 @@ teacher_client(teacher_client_actor::stateful_pointer<teacher_client_state> self
         });
       },
       [self](answered_atom, const teacher_request&, const teacher_reply& reply) {
-        if (reply.ok() && !reply.rationales.empty())
-          self->send(self->state.builder, positive_atom::value, reply);
+        // Every answer, also one without a correct rationale: round 1's first pass waits for each.
+        self->send(self->state.builder, positive_atom::value, reply);
         caf::anon_send(self->state.coordinator, answered_atom::value, reply);
       },
   };

@@ -13,8 +13,9 @@ namespace tailor {
 
 class run_teacher;
 
-// The actor shares `teacher` with the coordinator; the last one to let go destroys it, after its callbacks. Each answer goes to `builder` as (positive_atom, reply), and to
-// `coordinator` as (answered_atom, reply) so it can count requests, tokens and cost.
+// The actor shares `teacher` with the coordinator; the last one to let go destroys it, after its callbacks.
+// Each answer, also a failed one, goes to `builder` as (positive_atom, reply), and to `coordinator` as
+// (answered_atom, reply) so it can count requests, tokens and cost.
 teacher_client_actor spawn_teacher_client(caf::actor_system& system, std::shared_ptr<run_teacher> teacher,
                                           reflection_builder_actor builder, caf::actor coordinator);
 

@@ -13,7 +13,8 @@ using graded_atom = caf::atom_constant<caf::atom("graded")>; // a batch of grade
 // mistake_collector and reflection_builder
 using mistake_atom = caf::atom_constant<caf::atom("mistake")>;
 using negative_atom = caf::atom_constant<caf::atom("negative")>; // a student's wrong rationale for the pools
-using positive_atom = caf::atom_constant<caf::atom("positive")>; // a correct teacher rationale for the pools
+// A teacher answer for the pools: its correct rationales, if any.
+using positive_atom = caf::atom_constant<caf::atom("positive")>;
 
 // teacher_client
 using teach_atom = caf::atom_constant<caf::atom("teach")>; // a teacher_request, answered by a teacher_reply
@@ -36,5 +37,6 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>; // finish what is in ha
 using prepare_atom = caf::atom_constant<caf::atom("prepare")>; // build or load the student: weights v0
 using next_atom = caf::atom_constant<caf::atom("next")>;       // an actor's own continuation of long work
 using answered_atom = caf::atom_constant<caf::atom("answered")>; // the teacher answered one request
+using first_pass_atom = caf::atom_constant<caf::atom("firstpass")>; // the questions of round 1, as asked
 
 } // namespace tailor

@@ -175,6 +175,11 @@ def positives(run, round):
 for run in ("slow-tailored", "slow-ablation"):
     assert positives(run, 2) > positives(run, 1), (run, positives(run, 1), positives(run, 2))
 PY
+# Round 1 trains on the first rationales in the order they were asked, however late they come: continuous
+# mode, which trained while they trickled in, ends round 1 with the very weights of round mode (section 6),
+# which waited for all of them.
+cmp -s slow-tailored/checkpoints/round-1/model.safetensors http-first/checkpoints/round-1/model.safetensors ||
+  fail "continuous mode's round 1 trained on other data than round mode's"
 kill $server_pid
 
 # 7. Clear failures, never a hang.
