@@ -39,7 +39,8 @@ using teacher_client_actor = caf::typed_actor<caf::reacts_to<teach_atom, teacher
 // teacher client.
 using mistake_collector_actor =
     caf::typed_actor<caf::reacts_to<graded_atom, std::vector<graded_answer>, std::uint32_t /*exam pass*/,
-                                    bool /*the pass's last batch*/>>;
+                                    bool /*the pass's last batch*/>,
+                     caf::reacts_to<stand_in_atom, std::uint32_t /*exam pass*/, std::vector<example>>>;
 
 // Samples and grades (exam) or answers greedily (evaluation) with a weights snapshot it loads itself.
 using student_inference_actor = caf::typed_actor<

@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
+#include <deque>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -20,6 +21,7 @@ struct collector_state {
   caf::actor coordinator;
   std::unordered_map<std::string, std::vector<std::string>> seen; // wrong rationales kept per question
   std::unordered_map<std::uint32_t, feedback_picker> pickers;      // per exam pass
+  std::unordered_map<std::uint32_t, std::deque<example>> stand_ins; // the ablation's, per exam pass
 };
 
 void ask_for_feedback(collector_state& s, const graded_answer& answer) {
@@ -36,6 +38,21 @@ void ask_for_feedback(collector_state& s, const graded_answer& answer) {
   request.samples = s.options.feedback_samples;
   request.sampling = s.options.sampling;
   caf::anon_send(s.teacher, teach_atom::value, std::move(request));
+}
+
+// The ablation's request where the method would send `ask_for_feedback`: rationales for a random question.
+bool ask_about_stand_in(collector_state& s, std::uint32_t pass) {
+  auto& waiting = s.stand_ins[pass];
+  if (waiting.empty())
+    return false;
+  teacher_request request;
+  request.problem = std::move(waiting.front());
+  waiting.pop_front();
+  request.kind = teacher_request_kind::chain_of_thought;
+  request.samples = s.options.feedback_samples;
+  request.sampling = s.options.sampling;
+  caf::anon_send(s.teacher, teach_atom::value, std::move(request));
+  return true;
 }
 
 mistake_collector_actor::behavior_type
@@ -77,19 +94,30 @@ mistake_collector(mistake_collector_actor::stateful_pointer<collector_state> sel
           if (in_mistakes.insert(answer.example_id).second)
             mistakes.push_back(answer);
         }
-        std::vector<graded_answer> now;
-        if (s.options.ask_teacher) {
-          auto& picker = s.pickers.try_emplace(pass, s.options.requests_per_pass, s.options.order).first->second;
-          now = picker.take(mistakes, answered_right);
-          if (pass_over) {
-            auto rest = picker.finish();
-            now.insert(now.end(), rest.begin(), rest.end());
-          }
+        auto& picker = s.pickers.try_emplace(pass, s.options.requests_per_pass, s.options.order).first->second;
+        auto now = picker.take(mistakes, answered_right);
+        if (pass_over) {
+          auto rest = picker.finish();
+          now.insert(now.end(), rest.begin(), rest.end());
         }
-        for (const auto& m : now)
-          ask_for_feedback(s, m);
+        std::uint64_t requests = 0;
+        for (const auto& m : now) {
+          if (s.options.tailored)
+            ask_for_feedback(s, m);
+          else if (!ask_about_stand_in(s, pass))
+            break;
+          ++requests;
+        }
+        if (pass_over) {
+          s.pickers.erase(pass);
+          s.stand_ins.erase(pass);
+        }
         caf::anon_send(s.coordinator, graded_atom::value, pass, static_cast<std::uint64_t>(answers.size()), wrong,
-                       fresh, static_cast<std::uint64_t>(now.size()));
+                       fresh, requests);
+      },
+      [self](stand_in_atom, std::uint32_t pass, const std::vector<example>& questions) {
+        auto& waiting = self->state.stand_ins[pass];
+        waiting.insert(waiting.end(), questions.begin(), questions.end());
       },
   };
 }

@@ -1,7 +1,8 @@
 // mistake_collector: from graded answers to the pools and the teacher. Wrong answers are deduplicated per
 // question (at most max_negatives kept), become negatives, and the first mistake of each question in an
-// exam pass goes to the teacher for tailored feedback, up to the pass's quota of requests, near misses first
-// (io/feedback_picker.hpp).
+// exam pass goes to the teacher for tailored feedback, up to the pass's quota of requests, in the order of
+// io/feedback_picker.hpp. The ablation asks instead about one of the pass's random questions (stand-ins)
+// wherever the method would ask about a mistake, so that its answers arrive when the method's would.
 #pragma once
 
 #include "actors/interfaces.hpp"
@@ -15,7 +16,7 @@ namespace tailor {
 
 struct mistake_collector_options {
   std::uint32_t max_negatives = 4;
-  bool ask_teacher = true;             // false: grade and keep negatives, ask nothing (the ablation)
+  bool tailored = true; // false: the ablation, chain of thought on a stand-in instead of feedback on a mistake
   std::uint32_t requests_per_pass = 0; // 0: every mistaken question of a pass
   std::uint32_t feedback_samples = 1;  // n of each tailored-feedback request
   feedback_order order = feedback_order::misses_first;

@@ -243,23 +243,18 @@ void start_exam_pass(coordinator_actor* self) {
   tally.exam_answers_expected += questions.size() * std::max<std::uint32_t>(1, c.exam.samples);
   tally.record.exam_questions += questions.size();
   ++s.exam_pass;
+  // The ablation's teacher work: random questions, asked one wherever the method would ask about a mistake
+  // (sent before the exam, so the collector has them before its first graded batch).
+  if (!tailored(s))
+    self->send(s.collector, stand_in_atom::value, s.round,
+               sample_questions(s, s.data.train, c.teacher.requests_per_round));
   self->send(s.student, exam_atom::value, std::move(questions), c.seed * 1000003 + s.exam_pass, s.round);
 }
 
-// The ablation's teacher work for a round: as many random questions as the method may ask about mistakes.
-void ask_random_questions(coordinator_actor* self) {
-  auto& s = self->state;
-  const auto& c = s.spec.config;
-  auto questions = sample_questions(s, s.data.train, c.teacher.requests_per_round);
-  send_chain_of_thought(self, questions, c.teacher.tailored_feedback_samples);
-  report(self, "round " + std::to_string(s.round) + ": " + std::to_string(questions.size()) +
-                   " random questions to the teacher (ablation)");
-}
-
 // The teacher work that opens round `round`: chain of thought for round 1; then an exam on the newest weights,
-// whose mistakes go to the teacher, or, for the ablation, after which as many random questions go to the
-// teacher. The ablation sits the same exam so that its teacher answers arrive when the method's do: in
-// continuous mode, answers that came earlier would be trained on for more steps.
+// whose mistakes go to the teacher, or, for the ablation, random questions in their place. The ablation sits
+// the same exam so that its teacher answers arrive when the method's would: in continuous mode, answers that
+// came earlier would be trained on for more steps, and later ones closer to the round's evaluation.
 void open_round(coordinator_actor* self, std::uint32_t round) {
   auto& s = self->state;
   const auto& c = s.spec.config;
@@ -393,8 +388,7 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         s.teacher_client = spawn_teacher_client(self->system(), s.teacher, s.builder, self_handle);
         s.collector = spawn_mistake_collector(self->system(), s.data.index,
                                               {.max_negatives = c.reflection.max_negatives,
-                                               // The ablation sits the exams but asks about no mistake.
-                                               .ask_teacher = tailored(s),
+                                               .tailored = tailored(s),
                                                .requests_per_pass = c.teacher.requests_per_round,
                                                .feedback_samples = c.teacher.tailored_feedback_samples,
                                                .order = c.teacher.mistake_order,
@@ -473,8 +467,6 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         report(self, "round " + std::to_string(s.round) + ": " + std::to_string(tally.record.mistakes) +
                          " mistakes; " + std::to_string(std::max<std::int64_t>(0, s.outstanding)) +
                          " teacher answers pending");
-        if (!tailored(s))
-          ask_random_questions(self);
         maybe_start_round_training(self);
         maybe_end_round(self);
       },

@@ -13,6 +13,9 @@ using graded_atom = caf::atom_constant<caf::atom("graded")>; // a batch of grade
 // mistake_collector and reflection_builder
 using mistake_atom = caf::atom_constant<caf::atom("mistake")>;
 using negative_atom = caf::atom_constant<caf::atom("negative")>; // a student's wrong rationale for the pools
+// The ablation's random questions of an exam pass: one is asked about wherever the method would ask about a
+// mistake.
+using stand_in_atom = caf::atom_constant<caf::atom("standin")>;
 // A teacher answer for the pools: its correct rationales, if any.
 using positive_atom = caf::atom_constant<caf::atom("positive")>;
 

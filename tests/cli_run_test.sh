@@ -76,6 +76,18 @@ assert [x["teacher_requests"] for x in a] == [x["teacher_requests"] for x in m],
 assert a[1]["exam_questions"] == m[1]["exam_questions"] == 20 and a[1]["mistakes"] > 0, (a, m)
 assert all(x["triplet_loss"] == 0 for x in a), a
 PY
+# It asks about a random question wherever the method asks about a mistake: with no quota (every mistaken
+# question), as many as the method found, not one per training question.
+sed 's/"requests_per_round": 10/"requests_per_round": 0/' micro.json >unlimited.json
+expect_status 0 "$tailor" run unlimited.json --out unlimited
+expect_status 0 "$tailor" run unlimited.json --ablation --out unlimited-ablation
+python3 - <<'PY' || fail "without a quota the ablation asked another number of questions than the method"
+import json
+m = json.load(open("unlimited/results.json"))["rounds"]
+a = json.load(open("unlimited-ablation/results.json"))["rounds"]
+assert 0 < m[1]["teacher_requests"] <= 20, m[1]
+assert [x["teacher_requests"] for x in a] == [x["teacher_requests"] for x in m], (a, m)
+PY
 
 # 4. Resume: a finished round survives; a second call on the same directory goes on from there.
 expect_status 0 "$tailor" run micro.json --rounds 1 --out resumed
