@@ -8,7 +8,6 @@ tailor=$(realpath "${1:-build/apps/tailor/tailor}")
 work=$(mktemp -d)
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 cd "$work"
-export TAILOR_TEACHER_CACHE="$work/cache.sqlite" # a fresh cache: every request really waits
 "$tailor" data generate arith --n 400 --seed 3 --out train.jsonl --split train >/dev/null
 "$tailor" data generate arith --n 100 --seed 3 --out test.jsonl --split test >/dev/null
 "$tailor" teacher-serve --port 0 --data train.jsonl --latency-ms 2000 --latency-jitter-ms 1000 >server.out 2>/dev/null &
@@ -30,7 +29,9 @@ c = {"data": {"task": "arith", "train_file": "train.jsonl", "test_file": "test.j
 json.dump(c, open(sys.argv[2] + ".json", "w"))
 PY
   local start=$(date +%s.%N)
-  "$tailor" run "$1.json" --out "$1" --quiet >/dev/null 2>&1
+  # A fresh cache for each mode: every request really waits (a shared one would answer the second run's
+  # round 1 from the first run's).
+  TAILOR_TEACHER_CACHE="$work/cache-$1.sqlite" "$tailor" run "$1.json" --out "$1" --quiet >/dev/null 2>&1
   local end=$(date +%s.%N)
   python3 - "$1" "$start" "$end" <<'PY'
 import json, sys
