@@ -25,7 +25,6 @@ using reflection_builder_actor = caf::typed_actor<
     caf::reacts_to<negative_atom, std::string /*example id*/, std::string /*reasoning*/>,
     // A batch of at most n items of distinct questions; empty while the pools cannot fill one yet.
     caf::replies_to<credit_atom, std::uint32_t>::with<std::vector<training_item>>,
-    caf::reacts_to<done_atom>, // round 1's answers are all in: every later one is a fresh correction
     // Writes the pools to a file in the directory (part of a checkpoint); restores them from one.
     caf::replies_to<checkpoint_atom, std::string>::with<bool>,
     caf::replies_to<resume_atom, std::string>::with<bool>>;

@@ -20,7 +20,6 @@ struct builder_state {
   reflection_pools pools;
   first_pass first;
   std::mt19937_64 rng;
-  bool first_pass_done = false;
 };
 
 reflection_builder_actor::behavior_type
@@ -43,10 +42,10 @@ reflection_builder(reflection_builder_actor::stateful_pointer<builder_state> sel
             texts.push_back(r.text);
           return s.first.hold(found->second, std::move(texts));
         }
-        // After round 1 every new rationale answers this round's need (a mistake, or in the ablation a
-        // random question), so the round's batches oversample it.
+        // Every rationale but round 1's answers this round's need (a mistake, or in the ablation a random
+        // question), so the round's batches oversample it.
         for (const auto& r : reply.rationales)
-          s.pools.add_positive(found->second, r.text, s.first_pass_done);
+          s.pools.add_positive(found->second, r.text, true);
       },
       [self](first_pass_atom, const std::vector<std::string>& ids) { self->state.first.expect(ids); },
       [self](negative_atom, const std::string& id, const std::string& reasoning) {
@@ -59,7 +58,6 @@ reflection_builder(reflection_builder_actor::stateful_pointer<builder_state> sel
           return s.first.next_batch(n, s.pools, s.rng);
         return s.pools.draw_batch(n, s.options.fresh_share, s.rng);
       },
-      [self](done_atom) { self->state.first_pass_done = true; },
       [self](checkpoint_atom, const std::string& dir) -> bool {
         auto written = write_file_atomically(std::filesystem::path{dir} / pools_file_name,
                                              self->state.pools.to_json().dump());
@@ -79,7 +77,6 @@ reflection_builder(reflection_builder_actor::stateful_pointer<builder_state> sel
         if (!restored)
           return false;
         s.pools = std::move(restored.value());
-        s.first_pass_done = true;
         return true;
       },
   };

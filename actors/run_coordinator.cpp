@@ -230,8 +230,6 @@ void maybe_start_round_training(coordinator_actor* self) {
   auto& s = self->state;
   if (continuous(s) || s.phase == run_phase::training || !teacher_work_done(s))
     return;
-  if (s.round == 1)
-    self->send(s.builder, done_atom::value);
   start_training(self);
 }
 
@@ -443,10 +441,6 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         }
         if (due(s))
           report(self, "teacher answered " + std::to_string(s.teacher_done) + " requests");
-        // Continuous mode trains while round 1's rationales arrive; once they are all in, every later one is
-        // fresh (the builder oversamples it).
-        if (continuous(s) && s.round == 1 && s.outstanding <= 0)
-          self->send(s.builder, done_atom::value);
         maybe_start_round_training(self);
         maybe_end_round(self);
       },

@@ -34,8 +34,6 @@ using progress_atom = caf::atom_constant<caf::atom("progress")>;
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using pause_atom = caf::atom_constant<caf::atom("pause")>; // e.g. the exam, when its weights are too stale
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
-using done_atom =
-    caf::atom_constant<caf::atom("done")>; // a stream has ended: an exam pass, a round's requests
 using stop_atom = caf::atom_constant<caf::atom("stop")>; // finish what is in hand, then quit
 using prepare_atom = caf::atom_constant<caf::atom("prepare")>; // build or load the student: weights v0
 using next_atom = caf::atom_constant<caf::atom("next")>;       // an actor's own continuation of long work
