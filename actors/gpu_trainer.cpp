@@ -204,7 +204,7 @@ gpu_trainer_actor::behavior_type gpu_trainer(gpu_trainer_actor::stateful_pointer
           publish(true);
           return;
         }
-        self->request(s.builder, caf::infinite, credit_atom::value, s.config.optimizer.batch_size)
+        self->request(s.builder, caf::infinite, credit_atom::value, s.config.optimizer.batch_size, s.round)
             .then(
                 [self, fail, publish](const std::vector<training_item>& items) {
                   auto& s = self->state;

@@ -22,9 +22,11 @@ using reflection_builder_actor = caf::typed_actor<
     caf::reacts_to<positive_atom, teacher_reply>, // every answer, with or without correct rationales
     // The questions of round 1 in the order asked: the first batches train on them in that order.
     caf::reacts_to<first_pass_atom, std::vector<std::string> /*example ids*/>,
-    caf::reacts_to<negative_atom, std::string /*example id*/, std::string /*reasoning*/>,
-    // A batch of at most n items of distinct questions; empty while the pools cannot fill one yet.
-    caf::replies_to<credit_atom, std::uint32_t>::with<std::vector<training_item>>,
+    // A wrong rationale of the student, from round `round`'s exam.
+    caf::reacts_to<negative_atom, std::string /*example id*/, std::string /*reasoning*/, std::uint32_t /*round*/>,
+    // A batch of at most n items of distinct questions for round `round`'s training, with no answer meant for
+    // a later round; empty while the pools cannot fill one yet.
+    caf::replies_to<credit_atom, std::uint32_t /*n*/, std::uint32_t /*round*/>::with<std::vector<training_item>>,
     // Writes the pools to a file in the directory (part of a checkpoint); restores them from one.
     caf::replies_to<checkpoint_atom, std::string>::with<bool>,
     caf::replies_to<resume_atom, std::string>::with<bool>>;

@@ -24,7 +24,8 @@ struct collector_state {
   std::unordered_map<std::uint32_t, std::deque<example>> stand_ins; // the ablation's, per exam pass
 };
 
-void ask_for_feedback(collector_state& s, const graded_answer& answer) {
+// `pass` is the round whose exam graded the answer: the reply is that round's training data.
+void ask_for_feedback(collector_state& s, const graded_answer& answer, std::uint32_t pass) {
   const auto& problem = s.problems->at(answer.example_id);
   teacher_request request;
   request.problem = problem;
@@ -37,6 +38,7 @@ void ask_for_feedback(collector_state& s, const graded_answer& answer) {
                              .weights_version = answer.weights_version};
   request.samples = s.options.feedback_samples;
   request.sampling = s.options.sampling;
+  request.round = pass;
   caf::anon_send(s.teacher, teach_atom::value, std::move(request));
 }
 
@@ -45,13 +47,10 @@ bool ask_about_stand_in(collector_state& s, std::uint32_t pass) {
   auto& waiting = s.stand_ins[pass];
   if (waiting.empty())
     return false;
-  teacher_request request;
-  request.problem = std::move(waiting.front());
+  caf::anon_send(s.teacher, teach_atom::value,
+                 chain_of_thought_request(std::move(waiting.front()), s.options.feedback_samples,
+                                          s.options.sampling, pass));
   waiting.pop_front();
-  request.kind = teacher_request_kind::chain_of_thought;
-  request.samples = s.options.feedback_samples;
-  request.sampling = s.options.sampling;
-  caf::anon_send(s.teacher, teach_atom::value, std::move(request));
   return true;
 }
 
@@ -90,7 +89,7 @@ mistake_collector(mistake_collector_actor::stateful_pointer<collector_state> sel
           kept.push_back(text);
           ++fresh;
           if (kept.size() <= s.options.max_negatives)
-            self->send(s.builder, negative_atom::value, answer.example_id, text);
+            self->send(s.builder, negative_atom::value, answer.example_id, text, pass);
           if (in_mistakes.insert(answer.example_id).second)
             mistakes.push_back(answer);
         }
@@ -103,7 +102,7 @@ mistake_collector(mistake_collector_actor::stateful_pointer<collector_state> sel
         std::uint64_t requests = 0;
         for (const auto& m : now) {
           if (s.options.tailored)
-            ask_for_feedback(s, m);
+            ask_for_feedback(s, m, pass);
           else if (!ask_about_stand_in(s, pass))
             break;
           ++requests;

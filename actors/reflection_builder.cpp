@@ -2,6 +2,7 @@
 
 #include "io/atomic_file.hpp"
 #include "io/first_pass.hpp"
+#include "io/round_gate.hpp"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -10,17 +11,37 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <variant>
 
 namespace tailor {
 namespace {
+
+// A student's wrong rationale for a question: a negative of the self-reflection triplets.
+struct wrong_rationale {
+  std::string example_id;
+  std::string reasoning;
+};
 
 struct builder_state {
   example_index problems;
   reflection_builder_options options;
   reflection_pools pools;
   first_pass first;
+  // The next round's corrections and wrong rationales, while this one finishes (continuous mode).
+  round_gate<std::variant<teacher_reply, wrong_rationale>> gate;
   std::mt19937_64 rng;
 };
+
+// Every rationale but round 1's answers its round's need (a mistake, or in the ablation a random question), so
+// the round's batches oversample it.
+void add(builder_state& s, const teacher_reply& reply) {
+  const auto& problem = s.problems->at(reply.example_id);
+  for (const auto& r : reply.rationales)
+    s.pools.add_positive(problem, r.text, true, reply.weights_version);
+}
+void add(builder_state& s, const wrong_rationale& wrong) {
+  s.pools.add_negative(s.problems->at(wrong.example_id), wrong.reasoning);
+}
 
 reflection_builder_actor::behavior_type
 reflection_builder(reflection_builder_actor::stateful_pointer<builder_state> self, example_index problems,
@@ -36,24 +57,28 @@ reflection_builder(reflection_builder_actor::stateful_pointer<builder_state> sel
         auto found = s.problems->find(reply.example_id);
         if (found == s.problems->end())
           return;
-        if (s.first.expects(reply.example_id)) {
+        if (reply.round == 1 && s.first.expects(reply.example_id)) {
           std::vector<std::string> texts;
           for (const auto& r : reply.rationales)
             texts.push_back(r.text);
           return s.first.hold(found->second, std::move(texts));
         }
-        // Every rationale but round 1's answers this round's need (a mistake, or in the ablation a random
-        // question), so the round's batches oversample it.
-        for (const auto& r : reply.rationales)
-          s.pools.add_positive(found->second, r.text, true);
+        if (s.gate.admit(reply.round, reply))
+          add(s, reply);
       },
       [self](first_pass_atom, const std::vector<std::string>& ids) { self->state.first.expect(ids); },
-      [self](negative_atom, const std::string& id, const std::string& reasoning) {
-        if (auto found = self->state.problems->find(id); found != self->state.problems->end())
-          self->state.pools.add_negative(found->second, reasoning);
-      },
-      [self](credit_atom, std::uint32_t n) -> std::vector<training_item> {
+      [self](negative_atom, const std::string& id, const std::string& reasoning, std::uint32_t round) {
         auto& s = self->state;
+        if (!s.problems->contains(id))
+          return;
+        wrong_rationale wrong{id, reasoning};
+        if (s.gate.admit(round, wrong))
+          add(s, wrong);
+      },
+      [self](credit_atom, std::uint32_t n, std::uint32_t round) -> std::vector<training_item> {
+        auto& s = self->state;
+        for (const auto& arrival : s.gate.open(round))
+          std::visit([&s](const auto& a) { add(s, a); }, arrival);
         if (s.first.active())
           return s.first.next_batch(n, s.pools, s.rng);
         return s.pools.draw_batch(n, s.options.fresh_share, s.rng);

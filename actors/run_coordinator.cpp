@@ -26,12 +26,21 @@ namespace {
 namespace fs = std::filesystem;
 using clock_type = std::chrono::steady_clock;
 
-// What the round in hand has produced so far.
+// What a round has produced so far. Its teacher work (round 1's chains of thought, or an exam and the requests
+// its mistakes lead to) may start while the round before is still training, in continuous mode.
 struct round_tally {
   round_record record;
+  // Draws the round's questions (teacher, exam, evaluation); seeded from (seed, round) when the round's teacher
+  // work starts, so that a resumed run draws what the uninterrupted one would have.
+  std::mt19937_64 rng;
   std::uint64_t exam_answers_expected = 0; // answers the round's exam pass will grade
   std::uint64_t exam_answers_graded = 0;
   bool exam_done = false;
+  // Teacher requests sent for the round and not answered. It may dip below 0 for a moment: the collector's
+  // notice of the requests it sent and the teacher client's answers to them come from two actors, in no set
+  // order.
+  std::int64_t outstanding = 0;
+  std::uint64_t checkpoints = 0; // published while the round trained (its end not counted)
   // Moving averages of the round's losses (the last ~20 steps weigh most).
   double loss = 0, triplet_loss = 0;
   std::uint64_t steps_seen = 0;
@@ -48,18 +57,14 @@ struct coordinator_state {
   student_inference_actor student;
   gpu_trainer_actor trainer;
   std::unique_ptr<metrics_log> metrics;
-  // Which questions the teacher and the exams get. Seeded afresh from (seed, round) when a round opens, so that
-  // a resumed run draws what the uninterrupted one would have, not round 1's questions again.
-  std::mt19937_64 rng;
   clock_type::time_point started = clock_type::now();
 
   std::vector<round_record> rounds; // finished rounds (from the journal on resume)
-  // By round: the round in training and, in continuous mode, the one being evaluated while the next trains.
+  // By round: the round in training and, in continuous mode, the one being evaluated and the next one, whose
+  // exam runs while this one finishes.
   std::map<std::uint32_t, round_tally> tallies;
   std::uint32_t round = 0;      // the round being trained
-  // Teacher requests sent and not answered. It may dip below 0 for a moment: the collector's notice of the
-  // requests it sent and the teacher client's answers to them come from two actors, in no set order.
-  std::int64_t outstanding = 0;
+  std::int64_t outstanding = 0; // teacher requests of all rounds not answered
   std::uint64_t teacher_done = 0, teacher_tokens = 0;
   double teacher_cost = 0;
   bool teacher_exhausted = false;
@@ -184,26 +189,94 @@ void fail(coordinator_actor* self, const std::string& message) {
   finish(self, run_phase::failed, message);
 }
 
-std::vector<example> sample_questions(coordinator_state& s, const std::vector<example>& pool, std::uint32_t count) {
+std::vector<example> sample_questions(std::mt19937_64& rng, const std::vector<example>& pool, std::uint32_t count) {
   std::vector<example> out = pool;
-  std::shuffle(out.begin(), out.end(), s.rng);
+  std::shuffle(out.begin(), out.end(), rng);
   if (count > 0 && count < out.size())
     out.resize(count);
   return out;
 }
 
-void send_chain_of_thought(coordinator_actor* self, const std::vector<example>& questions, std::uint32_t samples) {
+void send_chain_of_thought(coordinator_actor* self, round_tally& tally, const std::vector<example>& questions,
+                           std::uint32_t samples) {
   auto& s = self->state;
   for (const auto& q : questions) {
-    teacher_request request;
-    request.problem = q;
-    request.kind = teacher_request_kind::chain_of_thought;
-    request.samples = std::max<std::uint32_t>(1, samples);
-    request.sampling = s.spec.config.teacher.sampling;
-    self->send(s.teacher_client, teach_atom::value, std::move(request));
+    self->send(s.teacher_client, teach_atom::value,
+               chain_of_thought_request(q, samples, s.spec.config.teacher.sampling, tally.record.round));
     ++s.outstanding;
-    ++current(s).record.teacher_requests;
+    ++tally.outstanding;
+    ++tally.record.teacher_requests;
   }
+}
+
+// The round's teacher work is answered: round 1's chains of thought, or a later round's exam and the requests
+// it led to (feedback on mistakes, or the ablation's random questions).
+bool teacher_work_done(const coordinator_state& s, std::uint32_t round) {
+  auto found = s.tallies.find(round);
+  return found != s.tallies.end() && found->second.outstanding <= 0 && (round == 1 || found->second.exam_done);
+}
+
+void start_exam_pass(coordinator_actor* self, round_tally& tally) {
+  auto& s = self->state;
+  const auto& c = s.spec.config;
+  const auto round = tally.record.round;
+  auto questions = sample_questions(tally.rng, s.data.train, c.exam.questions);
+  tally.exam_answers_expected += questions.size() * std::max<std::uint32_t>(1, c.exam.samples);
+  tally.record.exam_questions += questions.size();
+  ++s.exam_pass;
+  // The ablation's teacher work: random questions, asked one wherever the method would ask about a mistake
+  // (sent before the exam, so the collector has them before its first graded batch).
+  if (!tailored(s))
+    self->send(s.collector, stand_in_atom::value, round,
+               sample_questions(tally.rng, s.data.train, c.teacher.requests_per_round));
+  self->send(s.student, exam_atom::value, std::move(questions), c.seed * 1000003 + s.exam_pass, round);
+}
+
+// The teacher work of round `round`: chain of thought for round 1; then an exam on the newest weights, whose
+// mistakes go to the teacher, or, for the ablation, random questions in their place. The ablation sits the
+// same exam so that its teacher answers arrive when the method's would: in continuous mode, answers that came
+// earlier would be trained on for more steps, and later ones closer to the round's evaluation.
+void start_teacher_work(coordinator_actor* self, std::uint32_t round) {
+  auto& s = self->state;
+  const auto& c = s.spec.config;
+  auto& tally = s.tallies[round];
+  tally = {};
+  tally.record.round = round;
+  std::seed_seq round_seed{static_cast<std::uint32_t>(c.seed), static_cast<std::uint32_t>(c.seed >> 32), round};
+  tally.rng.seed(round_seed);
+  if (round > 1) {
+    start_exam_pass(self, tally);
+    report(self, "round " + std::to_string(round) + ": exam on " + std::to_string(tally.record.exam_questions) +
+                     " training questions");
+    return;
+  }
+  auto questions = sample_questions(tally.rng, s.data.train, c.teacher.initial_questions);
+  std::vector<std::string> asked;
+  for (const auto& q : questions)
+    asked.push_back(q.id);
+  // Sent before the requests: the builder knows the order before the first answer reaches it.
+  self->send(s.builder, first_pass_atom::value, std::move(asked));
+  send_chain_of_thought(self, tally, questions, c.teacher.chain_of_thought_samples);
+  report(self, "round 1: the teacher writes rationales for " + std::to_string(questions.size()) + " questions");
+}
+
+// Continuous mode: the next round's exam starts once the trainer is within `exam_lead_checkpoints` of the
+// round's end, so that the exam, the teacher and the round's last steps overlap. Its mistakes and answers
+// wait in the reflection builder until the next round trains; the exam loads each newer checkpoint as it
+// comes, so its weights lag the trainer's by at most the lead (itself at most `max_staleness`). With no lead
+// the exam starts when the round ends, at the open of the next one.
+void maybe_start_next_exam(coordinator_actor* self) {
+  auto& s = self->state;
+  const auto& c = s.spec.config;
+  const auto* tally = current_if_any(s);
+  if (!continuous(s) || c.exam_lead_checkpoints == 0 || !tally || s.round >= c.rounds ||
+      s.tallies.contains(s.round + 1))
+    return;
+  const auto every = c.checkpoint_every_steps;
+  const std::uint64_t before_end = every == 0 || tally->record.steps == 0 ? 0 : (tally->record.steps - 1) / every;
+  if (tally->checkpoints + c.exam_lead_checkpoints < before_end + 1)
+    return;
+  start_teacher_work(self, s.round + 1);
 }
 
 void start_training(coordinator_actor* self) {
@@ -217,73 +290,29 @@ void start_training(coordinator_actor* self) {
   self->send(s.trainer, train_atom::value, s.round, steps, lr,
              continuous(s) ? std::uint64_t{c.checkpoint_every_steps} : std::uint64_t{0});
   report(self, "round " + std::to_string(s.round) + ": training " + std::to_string(steps) + " steps", 0, steps);
-}
-
-// The round's teacher work is answered: round 1's chains of thought, or a later round's exam and the requests
-// it led to (feedback on mistakes, or the ablation's random questions).
-bool teacher_work_done(coordinator_state& s) {
-  return s.outstanding <= 0 && (s.round == 1 || current(s).exam_done);
+  maybe_start_next_exam(self);
 }
 
 // Round mode: training starts once the round's exam and teacher requests are all answered.
 void maybe_start_round_training(coordinator_actor* self) {
   auto& s = self->state;
-  if (continuous(s) || s.phase == run_phase::training || !teacher_work_done(s))
+  if (continuous(s) || s.phase == run_phase::training || !teacher_work_done(s, s.round))
     return;
   start_training(self);
 }
 
-void start_exam_pass(coordinator_actor* self) {
-  auto& s = self->state;
-  const auto& c = s.spec.config;
-  auto questions = sample_questions(s, s.data.train, c.exam.questions);
-  auto& tally = current(s);
-  tally.exam_answers_expected += questions.size() * std::max<std::uint32_t>(1, c.exam.samples);
-  tally.record.exam_questions += questions.size();
-  ++s.exam_pass;
-  // The ablation's teacher work: random questions, asked one wherever the method would ask about a mistake
-  // (sent before the exam, so the collector has them before its first graded batch).
-  if (!tailored(s))
-    self->send(s.collector, stand_in_atom::value, s.round,
-               sample_questions(s, s.data.train, c.teacher.requests_per_round));
-  self->send(s.student, exam_atom::value, std::move(questions), c.seed * 1000003 + s.exam_pass, s.round);
-}
-
-// The teacher work that opens round `round`: chain of thought for round 1; then an exam on the newest weights,
-// whose mistakes go to the teacher, or, for the ablation, random questions in their place. The ablation sits
-// the same exam so that its teacher answers arrive when the method's would: in continuous mode, answers that
-// came earlier would be trained on for more steps, and later ones closer to the round's evaluation.
+// Round `round` becomes the one in training. Round mode trains once its teacher work is answered; continuous
+// mode trains at once, on what the pools hold, while the work (perhaps started during the round before) goes on.
 void open_round(coordinator_actor* self, std::uint32_t round) {
   auto& s = self->state;
-  const auto& c = s.spec.config;
   s.round = round;
-  const auto seed = s.spec.config.seed;
-  std::seed_seq round_seed{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32), round};
-  s.rng.seed(round_seed);
-  s.tallies[round] = {};
-  s.tallies[round].record.round = round;
-  if (round == 1) {
-    s.phase = run_phase::chain_of_thought;
-    auto questions = sample_questions(s, s.data.train, c.teacher.initial_questions);
-    std::vector<std::string> asked;
-    for (const auto& q : questions)
-      asked.push_back(q.id);
-    // Sent before the requests: the builder knows the order before the first answer reaches it.
-    self->send(s.builder, first_pass_atom::value, std::move(asked));
-    send_chain_of_thought(self, questions, c.teacher.chain_of_thought_samples);
-    report(self, "round 1: the teacher writes rationales for " + std::to_string(questions.size()) + " questions");
-    if (continuous(s))
-      start_training(self);
-    else
-      maybe_start_round_training(self);
-    return;
-  }
-  start_exam_pass(self);
+  if (!continuous(s))
+    s.phase = round == 1 ? run_phase::chain_of_thought : run_phase::exam;
+  if (!s.tallies.contains(round))
+    start_teacher_work(self, round);
   if (continuous(s))
     return start_training(self);
-  s.phase = run_phase::exam;
-  report(self, "round " + std::to_string(round) + ": exam on " + std::to_string(current(s).record.exam_questions) +
-                   " training questions");
+  maybe_start_round_training(self);
 }
 
 void close_round(coordinator_actor* self, std::uint32_t round, double accuracy, std::uint64_t version) {
@@ -319,7 +348,7 @@ void close_round(coordinator_actor* self, std::uint32_t round, double accuracy, 
 // running into the next round before that round's data exists.
 void maybe_end_round(coordinator_actor* self) {
   auto& s = self->state;
-  if (!s.round_end_pending || !teacher_work_done(s))
+  if (!s.round_end_pending || !teacher_work_done(s, s.round_end_pending->round))
     return;
   auto [snapshot, round] = *s.round_end_pending;
   s.round_end_pending.reset();
@@ -330,8 +359,10 @@ void maybe_end_round(coordinator_actor* self) {
           return fail(self, "cannot save the pools with " + snapshot.checkpoint_dir);
         s.tallies[round].record.checkpoint = snapshot.checkpoint_dir;
         s.phase = continuous(s) ? run_phase::pipeline : run_phase::evaluating;
-        self->send(s.student, eval_atom::value, sample_questions(s, s.data.test, s.spec.config.exam.eval_questions),
-                   snapshot, round);
+        auto questions = sample_questions(s.tallies[round].rng, s.data.test, s.spec.config.exam.eval_questions);
+        report(self, "round " + std::to_string(round) + ": trained; evaluating on " +
+                         std::to_string(questions.size()) + " held-out questions");
+        self->send(s.student, eval_atom::value, std::move(questions), snapshot, round);
         // Continuous mode trains on while the round is evaluated.
         if (continuous(s) && round < s.spec.config.rounds)
           open_round(self, round + 1);
@@ -423,12 +454,15 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
       },
       [self](answered_atom, const teacher_reply& reply) {
         auto& s = self->state;
+        auto found = s.tallies.find(reply.round);
+        auto& tally = found == s.tallies.end() ? current(s) : found->second;
         --s.outstanding;
+        --tally.outstanding;
         ++s.teacher_done;
         const auto tokens = reply.usage.prompt_tokens + reply.usage.completion_tokens;
         s.teacher_tokens += tokens;
         s.teacher_cost += reply.usage.cost_usd;
-        auto& record = current(s).record;
+        auto& record = tally.record;
         record.teacher_tokens += tokens;
         record.teacher_cost_usd += reply.usage.cost_usd;
         record.teacher_rationales += reply.rationales.size();
@@ -444,22 +478,26 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         maybe_start_round_training(self);
         maybe_end_round(self);
       },
-      [self](graded_atom, std::uint32_t, std::uint64_t answered, std::uint64_t wrong, std::uint64_t mistakes,
+      [self](graded_atom, std::uint32_t round, std::uint64_t answered, std::uint64_t wrong, std::uint64_t mistakes,
              std::uint64_t requests) {
         auto& s = self->state;
-        auto& tally = current(s);
+        auto found = s.tallies.find(round);
+        if (found == s.tallies.end())
+          return fail(self, "an exam of round " + std::to_string(round) + " was graded, which has no exam running");
+        auto& tally = found->second;
         tally.exam_answers_graded += answered;
         tally.record.wrong_answers += wrong;
         tally.record.mistakes += mistakes;
         tally.record.teacher_requests += requests;
+        tally.outstanding += static_cast<std::int64_t>(requests);
         s.outstanding += static_cast<std::int64_t>(requests);
         if (tally.exam_done || tally.exam_answers_graded < tally.exam_answers_expected)
           return;
         tally.exam_done = true;
         if (!continuous(s))
           s.phase = tailored(s) ? run_phase::tailored_feedback : run_phase::chain_of_thought;
-        report(self, "round " + std::to_string(s.round) + ": " + std::to_string(tally.record.mistakes) +
-                         " mistakes; " + std::to_string(std::max<std::int64_t>(0, s.outstanding)) +
+        report(self, "round " + std::to_string(round) + ": " + std::to_string(tally.record.mistakes) +
+                         " mistakes; " + std::to_string(std::max<std::int64_t>(0, tally.outstanding)) +
                          " teacher answers pending");
         maybe_start_round_training(self);
         maybe_end_round(self);
@@ -485,8 +523,10 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         auto& s = self->state;
         s.newest = snapshot;
         self->send(s.student, snapshot_atom::value, snapshot);
-        if (!round_end)
-          return;
+        if (!round_end) {
+          ++s.tallies[round].checkpoints;
+          return maybe_start_next_exam(self);
+        }
         s.round_end_pending = coordinator_state::round_end{snapshot, round};
         maybe_end_round(self);
       },

@@ -222,6 +222,10 @@ void check_loop(value_checks& check, const run_config& c) {
     // way.
     if (c.max_staleness == 0)
       check.add("max_staleness", "must be at least 1 in mode continuous (for lockstep, use mode round)");
+    // An exam that starts earlier examines weights older than the cap allows.
+    if (c.exam_lead_checkpoints > c.max_staleness)
+      check.add("exam_lead_checkpoints", "must be at most max_staleness (" + std::to_string(c.max_staleness) +
+                                             "), got " + std::to_string(c.exam_lead_checkpoints));
   }
   const std::string_view device = c.device;
   const auto ordinal = device.starts_with("cuda:") ? device.substr(5) : std::string_view{};

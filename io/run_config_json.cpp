@@ -145,6 +145,7 @@ void fields(Visit& v, run_config& x) {
   v("mode", x.mode);
   v("strategy", x.strategy);
   v("max_staleness", x.max_staleness);
+  v("exam_lead_checkpoints", x.exam_lead_checkpoints);
   v("seed", x.seed);
   v("device", x.device);
   v("bf16", x.bf16);

@@ -20,6 +20,9 @@ teacher_reply to_teacher_reply(const teacher_request& request, const result<chat
   teacher_reply reply;
   reply.example_id = request.problem.id;
   reply.kind = request.kind;
+  reply.round = request.round;
+  if (request.kind == teacher_request_kind::tailored_feedback)
+    reply.weights_version = request.student_mistake.weights_version;
   if (!answer) {
     reply.error = answer.error().message;
     return reply;

@@ -258,6 +258,10 @@ struct run_config {
   // Continuous mode: how many checkpoints the exam's weights may lag behind the trainer's before the exam
   // pauses (training on mistakes of much older weights teaches the wrong lesson).
   std::uint32_t max_staleness = 1;
+  // Continuous mode: the next round's exam starts this many checkpoints before a round ends, so that the exam
+  // and the teacher overlap the round's last steps (at most max_staleness; 0: when the round ends, on its
+  // last weights). Its mistakes and corrections wait for the next round's training.
+  std::uint32_t exam_lead_checkpoints = 0;
   std::uint64_t seed = 42;
   std::string device = "auto"; // "cpu", "cuda", "cuda:N" or "auto" (a GPU when there is one)
   bool bf16 = true;            // bf16 autocast on a GPU, training and exams (ignored on the CPU)
@@ -271,7 +275,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_config& x) {
   return f(caf::meta::type_name("run_config"), x.data, x.prompts, x.student, x.teacher, x.exam, x.loss,
            x.reflection, x.optimizer, x.rounds, x.epochs_per_round, x.steps_per_round, x.checkpoint_every_steps,
-           x.mode, x.strategy, x.max_staleness, x.seed, x.device, x.bf16, x.threads, x.output_dir);
+           x.mode, x.strategy, x.max_staleness, x.exam_lead_checkpoints, x.seed, x.device, x.bf16, x.threads, x.output_dir);
 }
 
 } // namespace tailor

@@ -6,6 +6,7 @@
 #include "messages/rationale.hpp"
 
 #include <caf/meta/type_name.hpp>
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -45,6 +46,9 @@ struct teacher_request {
   mistake student_mistake;
   std::uint32_t samples = 1; // n: rationales wanted in one completion call
   sampling_params sampling;
+  // The round whose training the answer is for: 1 for the first chain of thought, r for the mistakes of
+  // round r's exam (or the ablation's questions in their place). Not part of the prompt or the cache key.
+  std::uint32_t round = 1;
 
   friend bool operator==(const teacher_request&, const teacher_request&) = default;
 };
@@ -52,7 +56,19 @@ struct teacher_request {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, teacher_request& x) {
   return f(caf::meta::type_name("teacher_request"), x.problem, x.kind, x.student_mistake, x.samples,
-           x.sampling);
+           x.sampling, x.round);
+}
+
+// "Solve this step by step": round 1's requests, and the ablation's for its random questions later.
+inline teacher_request chain_of_thought_request(example problem, std::uint32_t samples, sampling_params sampling,
+                                                std::uint32_t round) {
+  teacher_request request;
+  request.problem = std::move(problem);
+  request.kind = teacher_request_kind::chain_of_thought;
+  request.samples = std::max<std::uint32_t>(1, samples);
+  request.sampling = sampling;
+  request.round = round;
+  return request;
 }
 
 struct token_usage {
@@ -75,6 +91,9 @@ struct teacher_reply {
   token_usage usage;
   bool from_cache = false;
   std::string error; // empty on success; else what failed, e.g. "budget of 5.00 USD spent" or "HTTP 429"
+  std::uint32_t round = 1; // echoed from the request
+  // Of the student's answer a tailored feedback corrects (the exam's snapshot); 0 for a chain of thought.
+  std::uint64_t weights_version = 0;
 
   bool ok() const { return error.empty(); }
 
@@ -84,7 +103,7 @@ struct teacher_reply {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, teacher_reply& x) {
   return f(caf::meta::type_name("teacher_reply"), x.example_id, x.kind, x.rationales, x.usage, x.from_cache,
-           x.error);
+           x.error, x.round, x.weights_version);
 }
 
 } // namespace tailor

@@ -60,9 +60,32 @@ assert abs(float(sys.argv[1]) - run) <= 0.05 + 1e-9, (sys.argv[1], run)
 PY
 
 # 2. Continuous mode: the same actors as a pipeline.
-sed 's/"steps_per_round": 10/"steps_per_round": 60/' micro.json >pipeline.json
+sed -e 's/"steps_per_round": 10/"steps_per_round": 60/' -e 's/"threads": 1/"threads": 1, "exam_lead_checkpoints": 1/' \
+  micro.json >pipeline.json
 expect_status 0 "$tailor" run pipeline.json --mode continuous --rounds 3 --out continuous
 check_results continuous 3 continuous tailored
+# With exam_lead_checkpoints 1 the next round's exam starts one checkpoint before a round ends, so round 2's
+# exam begins before round 1 is trained; its mistakes and corrections (the built-in teacher answers at once,
+# while round 1's last steps run) wait for round 2's training: round 1's checkpoint holds none of them. Round
+# mode (section 1) examines each round's last weights.
+python3 - "$work/out" <<'PY' || fail "continuous mode's next exam did not overlap the round, or its corrections entered it"
+import json, sys
+out = open(sys.argv[1]).read()
+assert out.index("round 2: exam on") < out.index("round 1: trained; evaluating"), out
+assert out.index("round 3: exam on") < out.index("round 2: trained; evaluating"), out
+def pools(run, round):
+    return json.load(open(f"{run}/checkpoints/round-{round}/pools.json"))
+def corrections(run, round):
+    return sorted(v for q in pools(run, round)["questions"] for v in q["positive_versions"] if v > 0)
+def last_version(run, round):
+    return json.load(open(f"{run}/results.json"))["rounds"][round - 1]["weights_version"]
+assert corrections("continuous", 1) == [] and pools("continuous", 1)["fresh"] == [], pools("continuous", 1)
+assert all(q["negatives"] == [] for q in pools("continuous", 1)["questions"]), pools("continuous", 1)
+# The exam's weights lag the trainer's by one checkpoint at most.
+got = corrections("continuous", 2)
+assert got and min(got) >= last_version("continuous", 1) - 1, (got, last_version("continuous", 1))
+assert set(corrections("round", 2)) == {last_version("round", 1)}, (corrections("round", 2), last_version("round", 1))
+PY
 
 # 3. The ablation: random questions, plain distillation, the same number of teacher requests per round. It
 # sits the same exams (so that its answers come when the method's do) but asks about none of its mistakes.
@@ -173,6 +196,9 @@ PY
 export TAILOR_TEACHER_CACHE="$work/slow-cache.sqlite" # nothing answered before: every answer takes its time
 expect_status 0 "$tailor" run slow.json --mode continuous --out slow-tailored
 check_results slow-tailored 2 continuous tailored
+# With no exam lead (the default), round 2's exam starts once round 1 is trained.
+python3 -c 'import sys; o = open(sys.argv[1]).read(); sys.exit(o.index("round 1: trained") > o.index("round 2: exam on"))' \
+  "$work/out" || fail "round 2's exam started before round 1 was trained, with no exam lead"
 expect_status 0 "$tailor" run slow.json --mode continuous --ablation --out slow-ablation
 check_results slow-ablation 2 continuous random
 python3 - <<'PY' || fail "a continuous round ended before its teacher answers came"

@@ -140,7 +140,7 @@ sampling_params sample_sampling() {
 }
 
 teacher_request sample_teacher_request() {
-  return {sample_example(), teacher_request_kind::tailored_feedback, sample_mistake(), 3, sample_sampling()};
+  return {sample_example(), teacher_request_kind::tailored_feedback, sample_mistake(), 3, sample_sampling(), 2};
 }
 
 token_usage sample_usage() {
@@ -155,7 +155,9 @@ teacher_reply sample_teacher_reply() {
            {"3 bags of 4 is 12; 12 + 5 = 17.", rationale_source::teacher_tailored, 15}},
           sample_usage(),
           true,
-          "HTTP 429: rate limited (retried 5 times)"};
+          "HTTP 429: rate limited (retried 5 times)",
+          3,
+          7};
 }
 
 triplet sample_triplet() {
@@ -265,7 +267,7 @@ TEST_CASE("the field counter sees every member of an aggregate", "[messages]") {
   };
   STATIC_REQUIRE(aggregate_field_count<three>() == 3);
   STATIC_REQUIRE(aggregate_field_count<rationale>() == 3);
-  STATIC_REQUIRE(aggregate_field_count<run_config>() == 20);
+  STATIC_REQUIRE(aggregate_field_count<run_config>() == 21);
 }
 
 TEST_CASE("every message type round-trips, by value and type-erased through the registry", "[messages]") {
@@ -361,6 +363,7 @@ TEST_CASE("the run config's defaults follow METHOD.md where it sets them", "[mes
   CHECK(c.optimizer.batch_size == 16);
   CHECK(c.mode == loop_mode::round);
   CHECK(c.max_staleness == 1);
+  CHECK(c.exam_lead_checkpoints == 0);
   CHECK(c.teacher.api_key_env == "OPENAI_API_KEY");
 }
 

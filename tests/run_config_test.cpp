@@ -223,6 +223,14 @@ TEST_CASE("config: values that make no sense are refused", "[config]") {
   CHECK(read_ok({{"device", "cuda:3"}}).device == "cuda:3");
 }
 
+TEST_CASE("config: an exam lead beyond max_staleness is refused in continuous mode only", "[config]") {
+  CHECK(problem_in({{"mode", "continuous"}, {"max_staleness", 1}, {"exam_lead_checkpoints", 2}}) ==
+        "exam_lead_checkpoints: must be at most max_staleness (1), got 2");
+  CHECK(read_ok({{"mode", "continuous"}, {"max_staleness", 2}, {"exam_lead_checkpoints", 2}}).exam_lead_checkpoints ==
+        2);
+  CHECK(read_ok({{"mode", "round"}, {"exam_lead_checkpoints", 3}}).exam_lead_checkpoints == 3);
+}
+
 TEST_CASE("config: max_staleness 0 is refused in continuous mode only", "[config]") {
   CHECK(problem_in({{"mode", "continuous"}, {"max_staleness", 0}}) ==
         "max_staleness: must be at least 1 in mode continuous (for lockstep, use mode round)");
