@@ -2,11 +2,18 @@
 # The overlap of the continuous loop: the same work (model, data, rounds, seed) in round mode and in continuous
 # mode, with the teacher behind `tailor teacher-serve` at 1-3 s per request and 8 requests in flight.
 # Prints the wall time of each, their ratio, and the trainer's busy fraction (the optimizer steps' own time,
-# from metrics.jsonl, over the wall time). Usage: bench/loop_overlap.sh [TAILOR] (default build/apps/tailor/tailor)
+# from metrics.jsonl, over the wall time). Continuous mode runs once per exam lead in LEADS (checkpoints
+# before a round's end at which the next round's exam starts; 0: when the round ends).
+# Usage: bench/loop_overlap.sh [TAILOR] (default build/apps/tailor/tailor)
+# Workload, from the environment: WORKLOAD=teacher (default: the teacher's part of a round is most of it) or
+# WORKLOAD=balanced (training as long as a round's teacher work); LEADS (default "0 1").
 set -euo pipefail
 tailor=$(realpath "${1:-build/apps/tailor/tailor}")
+workload=${WORKLOAD:-teacher}
+leads=${LEADS:-0 1}
 work=$(mktemp -d)
-trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
+[[ -z ${KEEP:-} ]] || echo "runs kept in $work" >&2
+trap 'kill $server 2>/dev/null || true; [[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
 cd "$work"
 "$tailor" data generate arith --n 400 --seed 3 --out train.jsonl --split train >/dev/null
 "$tailor" data generate arith --n 100 --seed 3 --out test.jsonl --split test >/dev/null
@@ -14,22 +21,29 @@ cd "$work"
 server=$!
 for _ in $(seq 100); do [[ -s server.out ]] && break; sleep 0.1; done
 url=$(head -n1 server.out)
-run() { # mode -> wall seconds, busy fraction
-  python3 - "$url" "$1" <<'PY'
+run() { # name mode exam_lead -> wall seconds, busy fraction
+  python3 - "$url" "$1" "$2" "$3" "$workload" <<'PY'
 import json, sys
+url, name, mode, lead, workload = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+# teacher: 64 chain-of-thought requests (~16 s at 8 in flight), then 32 a round (~8 s) against 120 steps (~6 s).
+# balanced: 64 and 64 a round (~16 s) against 400 steps (~20 s), four rounds.
+shape = {"teacher": dict(requests=32, exam=64, rounds=3, steps=120, every=40),
+         "balanced": dict(requests=64, exam=96, rounds=4, steps=400, every=100)}[workload]
 c = {"data": {"task": "arith", "train_file": "train.jsonl", "test_file": "test.jsonl"},
      "prompts": {"demos": "none"},
      "student": {"dim": 64, "layers": 2, "heads": 2, "kv_heads": 2, "vocab_size": 192, "max_seq_len": 256},
-     "teacher": {"kind": "openai_compatible", "base_url": sys.argv[1], "model": "builtin", "api_key_env": "",
-                 "concurrency": 8, "initial_questions": 64, "requests_per_round": 32},
-     "exam": {"samples": 2, "questions": 64, "max_new_tokens": 48, "eval_max_new_tokens": 48, "batch_size": 32},
+     "teacher": {"kind": "openai_compatible", "base_url": url, "model": "builtin", "api_key_env": "",
+                 "concurrency": 8, "initial_questions": 64, "requests_per_round": shape["requests"]},
+     "exam": {"samples": 2, "questions": shape["exam"], "max_new_tokens": 48, "eval_max_new_tokens": 48,
+              "batch_size": 32},
      "optimizer": {"learning_rate": 0.003, "warmup_steps": 10, "batch_size": 8},
-     "rounds": 3, "steps_per_round": 120, "checkpoint_every_steps": 40, "mode": sys.argv[2],
+     "rounds": shape["rounds"], "steps_per_round": shape["steps"], "checkpoint_every_steps": shape["every"],
+     "mode": mode, "max_staleness": max(1, lead), "exam_lead_checkpoints": lead,
      "device": "cpu", "threads": 1, "seed": 5}
-json.dump(c, open(sys.argv[2] + ".json", "w"))
+json.dump(c, open(name + ".json", "w"))
 PY
   local start=$(date +%s.%N)
-  # A fresh cache for each mode: every request really waits (a shared one would answer the second run's
+  # A fresh cache for each run: every request really waits (a shared one would answer the second run's
   # round 1 from the first run's).
   TAILOR_TEACHER_CACHE="$work/cache-$1.sqlite" "$tailor" run "$1.json" --out "$1" --quiet >/dev/null 2>&1
   local end=$(date +%s.%N)
@@ -41,13 +55,22 @@ m = [json.loads(l) for l in open(d + "/metrics.jsonl")]
 gaps = sorted(b["seconds"] - a["seconds"] for a, b in zip(m, m[1:]))
 median = gaps[len(gaps) // 2]
 busy = sum(g for g in gaps if g < 5 * median) + median
-print(f"{end - start:.1f} {busy / (end - start):.3f}")
+r = json.load(open(d + "/results.json"))["rounds"]
+print(f"{end - start:.1f} {busy / (end - start):.3f} {100 * r[-1]['accuracy']:.1f}")
 PY
 }
-read round_wall round_busy < <(run round)
-read cont_wall cont_busy < <(run continuous)
-printf '%-28s %10s %10s %8s\n' name value baseline ratio
-printf '%-28s %10.1f %10.1f %8.3f\n' wall_seconds_continuous "$cont_wall" "$round_wall" "$(python3 -c "print($cont_wall/$round_wall)")"
-printf '%-28s %10.3f %10.3f %8.3f\n' trainer_busy_continuous "$cont_busy" 0.9 "$(python3 -c "print($cont_busy/0.9)")"
-printf '%-28s %10.3f %10.3f %8.3f\n' trainer_busy_round "$round_busy" 0.9 "$(python3 -c "print($round_busy/0.9)")"
-printf '%-28s %10.3f %10.3f %8.3f\n' speedup_round_over_continuous "$(python3 -c "print($round_wall/$cont_wall)")" 2.5 "$(python3 -c "print($round_wall/$cont_wall/2.5)")"
+ratio() { python3 -c "print($1 / $2)"; }
+read round_wall round_busy round_acc < <(run round round 0)
+echo "workload $workload"
+printf '%-34s %10s %10s %8s\n' name value baseline ratio
+printf '%-34s %10.1f %10s %8s\n' wall_seconds_round "$round_wall" - -
+printf '%-34s %10.3f %10.3f %8.3f\n' trainer_busy_round "$round_busy" 0.9 "$(ratio "$round_busy" 0.9)"
+printf '%-34s %10.1f %10s %8s\n' accuracy_last_round_round "$round_acc" - -
+for lead in $leads; do
+  read wall busy acc < <(run "continuous-$lead" continuous "$lead")
+  printf '%-34s %10.1f %10.1f %8.3f\n' "wall_seconds_continuous_lead$lead" "$wall" "$round_wall" "$(ratio "$wall" "$round_wall")"
+  printf '%-34s %10.3f %10.3f %8.3f\n' "trainer_busy_continuous_lead$lead" "$busy" 0.9 "$(ratio "$busy" 0.9)"
+  printf '%-34s %10.3f %10.3f %8.3f\n' "speedup_round_over_continuous_lead$lead" "$(ratio "$round_wall" "$wall")" 2.5 \
+    "$(ratio "$round_wall" "$wall" | xargs -I{} python3 -c "print({} / 2.5)")"
+  printf '%-34s %10.1f %10s %8s\n' "accuracy_last_round_lead$lead" "$acc" - -
+done
