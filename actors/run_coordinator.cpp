@@ -64,7 +64,6 @@ struct coordinator_state {
   // exam runs while this one finishes.
   std::map<std::uint32_t, round_tally> tallies;
   std::uint32_t round = 0;      // the round being trained
-  std::int64_t outstanding = 0; // teacher requests of all rounds not answered
   std::uint64_t teacher_done = 0, teacher_tokens = 0;
   double teacher_cost = 0;
   bool teacher_exhausted = false;
@@ -126,7 +125,11 @@ progress_event event_of(const coordinator_state& s, std::string message) {
   e.accuracy = s.rounds.empty() ? -1.0 : s.rounds.back().accuracy;
   const auto* tally = current_if_any(s);
   e.mistakes = tally ? tally->record.mistakes : 0;
-  e.teacher_in_flight = static_cast<std::uint32_t>(std::max<std::int64_t>(0, s.outstanding));
+  // A round closes with all its requests answered: the open rounds' tallies hold every request in flight.
+  std::int64_t in_flight = 0;
+  for (const auto& open : s.tallies)
+    in_flight += open.second.outstanding;
+  e.teacher_in_flight = static_cast<std::uint32_t>(std::max<std::int64_t>(0, in_flight));
   e.teacher_done = s.teacher_done;
   e.teacher_tokens = s.teacher_tokens;
   e.teacher_cost_usd = s.teacher_cost;
@@ -203,7 +206,6 @@ void send_chain_of_thought(coordinator_actor* self, round_tally& tally, const st
   for (const auto& q : questions) {
     self->send(s.teacher_client, teach_atom::value,
                chain_of_thought_request(q, samples, s.spec.config.teacher.sampling, tally.record.round));
-    ++s.outstanding;
     ++tally.outstanding;
     ++tally.record.teacher_requests;
   }
@@ -456,7 +458,6 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         auto& s = self->state;
         auto found = s.tallies.find(reply.round);
         auto& tally = found == s.tallies.end() ? current(s) : found->second;
-        --s.outstanding;
         --tally.outstanding;
         ++s.teacher_done;
         const auto tokens = reply.usage.prompt_tokens + reply.usage.completion_tokens;
@@ -490,7 +491,6 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         tally.record.mistakes += mistakes;
         tally.record.teacher_requests += requests;
         tally.outstanding += static_cast<std::int64_t>(requests);
-        s.outstanding += static_cast<std::int64_t>(requests);
         if (tally.exam_done || tally.exam_answers_graded < tally.exam_answers_expected)
           return;
         tally.exam_done = true;
