@@ -22,6 +22,7 @@ struct collector_state {
   std::unordered_map<std::string, std::vector<std::string>> seen; // wrong rationales kept per question
   std::unordered_map<std::uint32_t, feedback_picker> pickers;      // per exam pass
   std::unordered_map<std::uint32_t, std::deque<example>> stand_ins; // the ablation's, per exam pass
+  std::unordered_map<std::uint32_t, std::vector<graded_answer>> held; // picked, not asked yet (ask_after_pass)
 };
 
 // `pass` is the round whose exam graded the answer: the reply is that round's training data.
@@ -95,6 +96,15 @@ mistake_collector(mistake_collector_actor::stateful_pointer<collector_state> sel
         }
         auto& picker = s.pickers.try_emplace(pass, s.options.requests_per_pass, s.options.order).first->second;
         auto now = picker.take(mistakes, answered_right);
+        if (s.options.ask_after_pass) {
+          auto& held = s.held[pass];
+          held.insert(held.end(), now.begin(), now.end());
+          now.clear();
+          if (pass_over) {
+            now = std::move(held);
+            s.held.erase(pass);
+          }
+        }
         if (pass_over) {
           auto rest = picker.finish();
           now.insert(now.end(), rest.begin(), rest.end());

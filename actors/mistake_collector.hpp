@@ -21,10 +21,15 @@ struct mistake_collector_options {
   std::uint32_t feedback_samples = 1;  // n of each tailored-feedback request
   feedback_order order = feedback_order::misses_first;
   sampling_params sampling;
+  // Round mode, the paper's barrier between the exam and the teacher: a pass's requests go out together once
+  // the pass is over, in the order they would have gone one by one. Continuous mode asks at once, so that
+  // the teacher works while the exam goes on.
+  bool ask_after_pass = false;
 };
 
 // After each graded batch the coordinator gets (graded_atom, pass, answered, wrong, new mistakes, requests
-// sent): counts of that batch, so it can sum them per pass.
+// sent): counts of that batch, so it can sum them per pass (with ask_after_pass, a pass's requests all count in
+// its last batch).
 mistake_collector_actor spawn_mistake_collector(caf::actor_system& system, example_index problems,
                                                 mistake_collector_options options,
                                                 reflection_builder_actor builder,

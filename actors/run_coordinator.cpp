@@ -423,7 +423,8 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
                                                .requests_per_pass = c.teacher.requests_per_round,
                                                .feedback_samples = c.teacher.tailored_feedback_samples,
                                                .order = c.teacher.mistake_order,
-                                               .sampling = c.teacher.sampling},
+                                               .sampling = c.teacher.sampling,
+                                               .ask_after_pass = !continuous(s)},
                                               s.builder, s.teacher_client, self_handle);
         s.student = spawn_student_inference(self->system(), c, s.collector, self_handle, s.spec.devices);
         s.trainer = spawn_gpu_trainer(self->system(), c, s.data.index, s.builder, self_handle, s.spec.devices);
