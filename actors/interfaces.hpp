@@ -20,8 +20,9 @@ namespace tailor {
 // Pools of positives and negatives; serves batches of training items against credit.
 using reflection_builder_actor = caf::typed_actor<
     caf::reacts_to<positive_atom, teacher_reply>, // every answer, with or without correct rationales
-    // The questions of round 1 in the order asked: the first batches train on them in that order.
-    caf::reacts_to<first_pass_atom, std::vector<std::string> /*example ids*/>,
+    // The questions of round 1 in the order asked: round 1's batches train on them in that order, one batch of
+    // them every `every` batches (io/first_pass.hpp).
+    caf::reacts_to<first_pass_atom, std::vector<std::string> /*example ids*/, std::uint32_t /*every*/>,
     // A wrong rationale of the student, from round `round`'s exam.
     caf::reacts_to<negative_atom, std::string /*example id*/, std::string /*reasoning*/, std::uint32_t /*round*/>,
     // A batch of at most n items of distinct questions for round `round`'s training, with no answer meant for

@@ -66,7 +66,9 @@ reflection_builder(reflection_builder_actor::stateful_pointer<builder_state> sel
         if (s.gate.admit(reply.round, reply))
           add(s, reply);
       },
-      [self](first_pass_atom, const std::vector<std::string>& ids) { self->state.first.expect(ids); },
+      [self](first_pass_atom, const std::vector<std::string>& ids, std::uint32_t every) {
+        self->state.first.expect(ids, every);
+      },
       [self](negative_atom, const std::string& id, const std::string& reasoning, std::uint32_t round) {
         auto& s = self->state;
         if (!s.problems->contains(id))

@@ -211,6 +211,16 @@ void send_chain_of_thought(coordinator_actor* self, round_tally& tally, const st
   }
 }
 
+// How often round 1's batches are batches of its pass over the first rationales: each one (the pass first), or,
+// spread, evenly over the round's steps.
+std::uint32_t first_pass_every(const run_config& c, std::size_t asked, std::size_t train_size) {
+  if (!c.reflection.spread_first_pass)
+    return 1;
+  const auto batch = std::max<std::uint32_t>(1, c.optimizer.batch_size);
+  const auto pass_batches = std::max<std::uint64_t>(1, (asked + batch - 1) / batch);
+  return static_cast<std::uint32_t>(std::max<std::uint64_t>(1, steps_per_round(c, train_size) / pass_batches));
+}
+
 // The round's teacher work is answered: round 1's chains of thought, or a later round's exam and the requests
 // it led to (feedback on mistakes, or the ablation's random questions).
 bool teacher_work_done(const coordinator_state& s, std::uint32_t round) {
@@ -256,8 +266,9 @@ void start_teacher_work(coordinator_actor* self, std::uint32_t round) {
   std::vector<std::string> asked;
   for (const auto& q : questions)
     asked.push_back(q.id);
+  const auto every = first_pass_every(c, asked.size(), s.data.train.size());
   // Sent before the requests: the builder knows the order before the first answer reaches it.
-  self->send(s.builder, first_pass_atom::value, std::move(asked));
+  self->send(s.builder, first_pass_atom::value, std::move(asked), every);
   send_chain_of_thought(self, tally, questions, c.teacher.chain_of_thought_samples);
   report(self, "round 1: the teacher writes rationales for " + std::to_string(questions.size()) + " questions");
 }

@@ -1,12 +1,16 @@
 #include "io/first_pass.hpp"
 
+#include <algorithm>
+
 namespace tailor {
 
-void first_pass::expect(const std::vector<std::string>& example_ids) {
+void first_pass::expect(const std::vector<std::string>& example_ids, std::uint32_t every) {
   order_.clear();
   position_.clear();
   held_.clear();
   next_ = 0;
+  every_ = std::max<std::uint32_t>(1, every);
+  served_ = 0;
   for (const auto& id : example_ids)
     if (position_.emplace(id, order_.size()).second)
       order_.push_back(id);
@@ -25,6 +29,11 @@ void first_pass::hold(const example& problem, std::vector<std::string> rationale
 }
 
 std::vector<training_item> first_pass::next_batch(std::size_t size, reflection_pools& pools, std::mt19937_64& rng) {
+  if (served_ % every_ != 0) { // between two pass batches: a draw from the questions served so far
+    auto drawn = pools.draw_batch(size, 0.0, rng); // round 1's pools hold no fresh corrections
+    served_ += drawn.empty() ? 0 : 1;
+    return drawn;
+  }
   // How far the batch reaches: `size` answered questions with rationales, or the end of the pass.
   std::size_t end = next_;
   std::size_t with_rationales = 0;
@@ -46,6 +55,7 @@ std::vector<training_item> first_pass::next_batch(std::size_t size, reflection_p
       batch.push_back(pools.item(held.problem.id, pick(rng), rng));
     }
   }
+  served_ += batch.empty() ? 0 : 1;
   return batch;
 }
 

@@ -6,6 +6,7 @@
 #include "messages/training.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -19,10 +20,15 @@ namespace tailor {
 // same as round mode, which waits for all of them, and a slow answer delays the trainer instead of
 // changing its data. Answers wait here until their turn and enter the pools in the asked order, which
 // keeps the pools' own order (and the random draws after the pass) independent of arrival too.
+// Spread (`every` > 1): a pass batch is every `every`-th batch, and the batches between are drawn from the
+// pools, i.e. from the questions the pass has served so far. The trainer then learns while the teacher is
+// still writing (the pass ends near the round's end instead of at its start), still on data that does not
+// depend on when the answers arrive.
 class first_pass {
 public:
-  // The questions asked, in order; repeats count once. Replaces a pass not yet over.
-  void expect(const std::vector<std::string>& example_ids);
+  // The questions asked, in order; repeats count once; a pass batch every `every` batches. Replaces a pass
+  // not yet over.
+  void expect(const std::vector<std::string>& example_ids, std::uint32_t every = 1);
 
   // Whether `example_id` was asked in this pass and has not entered the pools yet: its answer belongs here.
   bool expects(const std::string& example_id) const;
@@ -35,7 +41,8 @@ public:
 
   // The next batch: up to `size` questions with rationales, in the asked order (a random rationale of
   // each), moved into `pools` with the questions without any that precede them. Empty while one of them
-  // is unanswered; shorter than `size` only at the end of the pass.
+  // is unanswered; shorter than `size` only at the end of the pass. When spread, between two such batches,
+  // a draw from the pools.
   std::vector<training_item> next_batch(std::size_t size, reflection_pools& pools, std::mt19937_64& rng);
 
 private:
@@ -48,6 +55,8 @@ private:
   std::unordered_map<std::string, std::size_t> position_; // of each question in order_
   std::unordered_map<std::string, answer> held_;
   std::size_t next_ = 0; // the first question of order_ not yet in the pools
+  std::uint32_t every_ = 1;
+  std::uint64_t served_ = 0; // batches served since expect()
 };
 
 } // namespace tailor

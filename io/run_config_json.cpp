@@ -110,6 +110,7 @@ void fields(Visit& v, reflection_config& x) {
   v("max_positives", x.max_positives);
   v("max_negatives", x.max_negatives);
   v("fresh_share", x.fresh_share);
+  v("spread_first_pass", x.spread_first_pass);
 }
 
 template <class Visit>

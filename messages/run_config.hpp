@@ -174,6 +174,9 @@ struct reflection_config {
   // Fresh corrections (answers to this round's needs) fill up to this share of each batch until each has
   // been trained on once: oversampled against the thousands of older items (EMBEDDED-DEFAULT.md).
   double fresh_share = 0.5;
+  // Round 1's pass over the teacher's first rationales spread over the round's steps, with draws from the
+  // questions it has served in between: the trainer learns while the teacher writes (io/first_pass.hpp).
+  bool spread_first_pass = false;
 
   friend bool operator==(const reflection_config&, const reflection_config&) = default;
 };
@@ -181,7 +184,7 @@ struct reflection_config {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reflection_config& x) {
   return f(caf::meta::type_name("reflection_config"), x.max_positives, x.max_negatives,
-           x.fresh_share);
+           x.fresh_share, x.spread_first_pass);
 }
 
 enum class lr_schedule : std::uint8_t { constant, cosine };

@@ -30,7 +30,7 @@ caf::behavior recording_teacher(caf::stateful_actor<std::vector<std::string>>* s
 reflection_builder_actor::behavior_type accepting_builder() {
   return {
       [](positive_atom, const teacher_reply&) {},
-      [](first_pass_atom, const std::vector<std::string>&) {},
+      [](first_pass_atom, const std::vector<std::string>&, std::uint32_t) {},
       [](negative_atom, const std::string&, const std::string&, std::uint32_t) {},
       [](credit_atom, std::uint32_t, std::uint32_t) { return std::vector<training_item>{}; },
       [](checkpoint_atom, const std::string&) { return true; },

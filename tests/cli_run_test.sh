@@ -218,6 +218,23 @@ PY
 # which waited for all of them.
 cmp -s slow-tailored/checkpoints/round-1/model.safetensors http-first/checkpoints/round-1/model.safetensors ||
   fail "continuous mode's round 1 trained on other data than round mode's"
+# The same with the pass spread over round 1 (draws from the questions it has served between its batches, so
+# the trainer does not wait for the last answer): other batches than without, but still the same in both
+# modes. Round mode's answers come from the first HTTP run's cache; continuous mode's trickle in anew.
+python3 - <<'PY'
+import json
+for name in ("http", "slow"):
+    c = json.load(open(name + ".json"))
+    c["reflection"] = {"spread_first_pass": True}
+    json.dump(c, open(name + "-spread.json", "w"))
+PY
+TAILOR_TEACHER_CACHE="$work/teacher-cache.sqlite" expect_status 0 "$tailor" run http-spread.json --rounds 1 --out http-spread
+TAILOR_TEACHER_CACHE="$work/spread-cache.sqlite" expect_status 0 "$tailor" run slow-spread.json --mode continuous \
+  --rounds 1 --out slow-spread
+cmp -s slow-spread/checkpoints/round-1/model.safetensors http-spread/checkpoints/round-1/model.safetensors ||
+  fail "with the first pass spread, continuous mode's round 1 trained on other data than round mode's"
+! cmp -s http-spread/checkpoints/round-1/model.safetensors http-first/checkpoints/round-1/model.safetensors ||
+  fail "spreading the first pass changed nothing"
 kill $server_pid
 
 # 7. Clear failures, never a hang.

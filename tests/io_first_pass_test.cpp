@@ -124,3 +124,47 @@ TEST_CASE("what the first pass and the draws after it serve does not depend on w
   CHECK(ordered == late);
   CHECK(ids_of(ordered[4]) == std::vector<std::string>{"q20", "q21", "q22", "q23"});
 }
+
+TEST_CASE("a spread pass draws from the questions it has served between its batches, whenever answers come",
+          "[loop][first_pass]") {
+  constexpr int questions = 12;
+  // Answers one question at a time in `arrival` order, asking for a batch of 4 after each; the rest once all
+  // are in. A pass batch every third batch: pass, draw, draw, pass, ...
+  auto serve = [&](const std::vector<int>& arrival) {
+    first_pass pass;
+    reflection_pools pools{{.demos = "none"}};
+    std::mt19937_64 rng{5};
+    pass.expect(asked(questions), 3);
+    std::vector<std::vector<training_item>> batches;
+    for (int n : arrival) {
+      pass.hold(question(n), rationales_of(n));
+      while (pass.active()) {
+        auto batch = pass.next_batch(4, pools, rng);
+        if (batch.empty())
+          break;
+        for (const auto& item : batch)
+          CHECK(pools.positives_of(item.example_id) > 0); // never a question the pass has not reached
+        batches.push_back(std::move(batch));
+      }
+    }
+    return batches;
+  };
+  std::vector<int> in_order(questions), reversed(questions);
+  for (int i = 0; i < questions; ++i) {
+    in_order[i] = i;
+    reversed[i] = questions - 1 - i;
+  }
+  const auto ordered = serve(in_order);
+  // Three pass batches of 4 with two draws after each of the first two: 3 + 2 * 2, the pass ends with its last.
+  REQUIRE(ordered.size() == 7);
+  CHECK(ids_of(ordered[0]) == std::vector<std::string>{"q0", "q1", "q2", "q3"});
+  CHECK(ids_of(ordered[3]) == std::vector<std::string>{"q4", "q5", "q6", "q7"});
+  CHECK(ids_of(ordered[6]) == std::vector<std::string>{"q8", "q9", "q10", "q11"});
+  for (int draw : {1, 2})
+    for (const auto& id : ids_of(ordered[draw]))
+      CHECK((id == "q0" || id == "q1" || id == "q2" || id == "q3"));
+  for (const auto& id : ids_of(ordered[4]))
+    CHECK(std::stoi(id.substr(1)) < 8);
+  // All answers at once at the very end (round mode) or in reverse: the same batches.
+  CHECK(serve(reversed) == ordered);
+}
