@@ -5,8 +5,9 @@
 # from metrics.jsonl, over the wall time). Continuous mode runs once per exam lead in LEADS (checkpoints
 # before a round's end at which the next round's exam starts; 0: when the round ends).
 # Usage: bench/loop_overlap.sh [TAILOR] (default build/apps/tailor/tailor)
-# Workload, from the environment: WORKLOAD=teacher (default: the teacher's part of a round is most of it) or
-# WORKLOAD=balanced (training as long as a round's teacher work); LEADS (default "0 1").
+# Workload, from the environment: WORKLOAD=teacher (default: the teacher's part of a round is most of it),
+# WORKLOAD=balanced (training as long as a round's teacher work) or WORKLOAD=pipeline (exam, teacher and
+# training about as long as each other, round 1 spread: reflection.spread_first_pass); LEADS (default "0 1").
 set -euo pipefail
 tailor=$(realpath "${1:-build/apps/tailor/tailor}")
 workload=${WORKLOAD:-teacher}
@@ -27,15 +28,23 @@ import json, sys
 url, name, mode, lead, workload = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 # teacher: 64 chain-of-thought requests (~16 s at 8 in flight), then 32 a round (~8 s) against 120 steps (~6 s).
 # balanced: 64 and 64 a round (~16 s) against 400 steps (~20 s), four rounds.
-shape = {"teacher": dict(requests=32, exam=64, rounds=3, steps=120, every=40),
-         "balanced": dict(requests=64, exam=96, rounds=4, steps=400, every=100)}[workload]
+# pipeline: an exam of every training question, 8 samples of up to 128 tokens (~10 s), 48 requests (~12 s)
+# and 200 steps (~11 s) a round, four rounds; round 1 asks for 48 rationales too, and trains while they are
+# written.
+shape = {"teacher": dict(initial=64, requests=32, exam=64, samples=2, tokens=48, rounds=3, steps=120, every=40,
+                        spread=False),
+         "balanced": dict(initial=64, requests=64, exam=96, samples=2, tokens=48, rounds=4, steps=400, every=100,
+                         spread=False),
+         "pipeline": dict(initial=48, requests=48, exam=400, samples=8, tokens=128, rounds=4, steps=200, every=50,
+                          spread=True)}[workload]
 c = {"data": {"task": "arith", "train_file": "train.jsonl", "test_file": "test.jsonl"},
      "prompts": {"demos": "none"},
      "student": {"dim": 64, "layers": 2, "heads": 2, "kv_heads": 2, "vocab_size": 192, "max_seq_len": 256},
      "teacher": {"kind": "openai_compatible", "base_url": url, "model": "builtin", "api_key_env": "",
-                 "concurrency": 8, "initial_questions": 64, "requests_per_round": shape["requests"]},
-     "exam": {"samples": 2, "questions": shape["exam"], "max_new_tokens": 48, "eval_max_new_tokens": 48,
-              "batch_size": 32},
+                 "concurrency": 8, "initial_questions": shape["initial"], "requests_per_round": shape["requests"]},
+     "exam": {"samples": shape["samples"], "questions": shape["exam"], "max_new_tokens": shape["tokens"],
+              "eval_max_new_tokens": 48, "batch_size": 32},
+     "reflection": {"spread_first_pass": shape["spread"]},
      "optimizer": {"learning_rate": 0.003, "warmup_steps": 10, "batch_size": 8},
      "rounds": shape["rounds"], "steps_per_round": shape["steps"], "checkpoint_every_steps": shape["every"],
      "mode": mode, "max_staleness": max(1, lead), "exam_lead_checkpoints": lead,
