@@ -124,6 +124,8 @@ int tailord_main(int argc, char** argv, run_launcher loop) {
 
   caf::actor_system_config config;
   register_message_types(config);
+  // Workers that block on one queue instead of polling (as `tailor run`): runs are a few messages a step.
+  config.set("scheduler.policy", caf::atom("sharing"));
   caf::actor_system system{config};
   auto core = daemon_core::start(system, std::move(options));
   if (!core) {
