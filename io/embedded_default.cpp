@@ -55,8 +55,9 @@ run_config embedded_default_config(std::uint64_t seed, const std::string& output
   c.optimizer.batch_size = 16;
   c.optimizer.schedule = lr_schedule::cosine;
   c.optimizer.min_lr_ratio = 0.1;
-  // Measured (README, "The embedded default"): from the same round-1 checkpoints, 600 steps a round took the
-  // student from 60% to 72% after round 3 where 300 steps stopped, both arms; a run alone stays near 10 minutes.
+  // Measured (README, "The embedded default"): from the same round-1 checkpoints, 600 steps a round ended
+  // round 3 about 12 points higher than 300 (72.1% against 59.8%; the ablation 70.4% against 58.7%); a run
+  // alone takes about 7 minutes on 2 cores.
   c.steps_per_round = 600;
   c.checkpoint_every_steps = 100;
   return c;
