@@ -5,13 +5,14 @@
 # from metrics.jsonl, over the wall time). Continuous mode runs once per exam lead in LEADS (checkpoints
 # before a round's end at which the next round's exam starts; 0: when the round ends).
 # Usage: bench/loop_overlap.sh [TAILOR] (default build/apps/tailor/tailor)
-# Workload, from the environment: WORKLOAD=teacher (default: the teacher's part of a round is most of it),
-# WORKLOAD=balanced (training as long as a round's teacher work) or WORKLOAD=pipeline (exam, teacher and
-# training about as long as each other, round 1 spread: reflection.spread_first_pass); LEADS (default "0 1").
+# Workload, from the environment: WORKLOAD=even (default: a round's exam, its teacher work and its training
+# each ~15 s, six rounds, round 1 spread: reflection.spread_first_pass), WORKLOAD=teacher (the teacher's part
+# of a round is most of it), WORKLOAD=balanced (training as long as a round's teacher work) or
+# WORKLOAD=pipeline (like even, with shorter stages and four rounds); LEADS (default "1 2").
 set -euo pipefail
 tailor=$(realpath "${1:-build/apps/tailor/tailor}")
-workload=${WORKLOAD:-teacher}
-leads=${LEADS:-0 1}
+workload=${WORKLOAD:-even}
+leads=${LEADS:-1 2}
 work=$(mktemp -d)
 [[ -z ${KEEP:-} ]] || echo "runs kept in $work" >&2
 trap 'kill $server 2>/dev/null || true; [[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
@@ -31,12 +32,17 @@ url, name, mode, lead, workload = sys.argv[1], sys.argv[2], sys.argv[3], int(sys
 # pipeline: an exam of every training question, 8 samples of up to 128 tokens (~10 s), 48 requests (~12 s)
 # and 200 steps (~11 s) a round, four rounds; round 1 asks for 48 rationales too, and trains while they are
 # written.
+# even: the stages of a round as long as each other on a 2-core CPU (step ~30 ms): an exam of every training
+# question, 16 samples of up to 128 tokens (~16 s), 64 requests (~16 s) and 450 steps (~14 s), six rounds
+# (round 1, with no exam, is the one that cannot overlap three ways; more rounds weigh it less).
 shape = {"teacher": dict(initial=64, requests=32, exam=64, samples=2, tokens=48, rounds=3, steps=120, every=40,
                         spread=False),
          "balanced": dict(initial=64, requests=64, exam=96, samples=2, tokens=48, rounds=4, steps=400, every=100,
                          spread=False),
          "pipeline": dict(initial=48, requests=48, exam=400, samples=8, tokens=128, rounds=4, steps=200, every=50,
-                          spread=True)}[workload]
+                          spread=True),
+         "even": dict(initial=48, requests=64, exam=400, samples=16, tokens=128, rounds=6, steps=450, every=50,
+                      spread=True)}[workload]
 c = {"data": {"task": "arith", "train_file": "train.jsonl", "test_file": "test.jsonl"},
      "prompts": {"demos": "none"},
      "student": {"dim": 64, "layers": 2, "heads": 2, "kv_heads": 2, "vocab_size": 192, "max_seq_len": 256},
