@@ -68,7 +68,6 @@ struct coordinator_state {
   double teacher_cost = 0;
   bool teacher_exhausted = false;
   weights_snapshot newest;
-  std::uint64_t exam_pass = 0; // exam passes started (seeds each pass's sampling)
   // The end of a round whose training is done but whose teacher work is still being answered.
   struct round_end {
     weights_snapshot snapshot;
@@ -235,13 +234,15 @@ void start_exam_pass(coordinator_actor* self, round_tally& tally) {
   auto questions = sample_questions(tally.rng, s.data.train, c.exam.questions);
   tally.exam_answers_expected += questions.size() * std::max<std::uint32_t>(1, c.exam.samples);
   tally.record.exam_questions += questions.size();
-  ++s.exam_pass;
   // The ablation's teacher work: random questions, asked one wherever the method would ask about a mistake
   // (sent before the exam, so the collector has them before its first graded batch).
   if (!tailored(s))
     self->send(s.collector, stand_in_atom::value, round,
                sample_questions(tally.rng, s.data.train, c.teacher.requests_per_round));
-  self->send(s.student, exam_atom::value, std::move(questions), c.seed * 1000003 + s.exam_pass, round);
+  // The pass's sampling is seeded from (seed, round), not from a count of passes this process started: a run
+  // resumed after round k samples round k+1's exam as the uninterrupted run did, so its mistakes, and the
+  // feedback requests they make, are the ones already paid for and cached (round k+1's exam was the k-th pass).
+  self->send(s.student, exam_atom::value, std::move(questions), c.seed * 1000003 + (round - 1), round);
 }
 
 // The teacher work of round `round`: chain of thought for round 1; then an exam on the newest weights, whose

@@ -129,6 +129,27 @@ assert asked("ablation-resumed") == asked("ablation"), (len(asked("ablation-resu
 assert len(asked("ablation")) > len(json.load(open("ablation/checkpoints/round-1/pools.json"))["questions"])
 PY
 
+# Resumed after round 2, round 3's exam samples what the uninterrupted run's did (its seed is the round's, not
+# a count of the passes one process started): the same wrong answers, so the same feedback requests, which the
+# interrupted run had already paid for.
+expect_status 0 "$tailor" run micro.json --rounds 3 --out three
+expect_status 0 "$tailor" run micro.json --rounds 2 --out resumed-after-2
+expect_status 0 "$tailor" run micro.json --rounds 3 --out resumed-after-2
+expect_output "resumed after round 2"
+python3 - <<'PY' || fail "the run resumed after round 2 examined round 3 otherwise than the uninterrupted one"
+import json
+def round3(d):
+    return json.load(open(d + "/results.json"))["rounds"][2]
+def negatives(d):
+    pools = json.load(open(d + "/checkpoints/round-3/pools.json"))
+    return sorted((q["id"], n) for q in pools["questions"] for n in q["negatives"])
+got, want = round3("resumed-after-2"), round3("three")
+assert want["wrong_answers"] > 0, want
+for key in ("exam_questions", "wrong_answers", "mistakes", "teacher_requests"):
+    assert got[key] == want[key], (key, got, want)
+assert negatives("resumed-after-2") == negatives("three")
+PY
+
 # 5. kill -9 in the middle of a longer run, then a restart: it resumes from its last round, no file is torn.
 sed 's/"steps_per_round": 10/"steps_per_round": 150/' micro.json >longer.json
 "$tailor" run longer.json --rounds 3 --out killed >killed.log 2>&1 &
