@@ -86,9 +86,14 @@ reflection_builder(reflection_builder_actor::stateful_pointer<builder_state> sel
         return s.pools.draw_batch(n, s.options.fresh_share, s.rng);
       },
       [self](checkpoint_atom, const std::string& dir) -> bool {
-        auto written = write_file_atomically(std::filesystem::path{dir} / pools_file_name,
-                                             self->state.pools.to_json().dump());
-        return written.ok();
+        auto& s = self->state;
+        auto saved = s.pools.to_json();
+        // Where the batch draws stand, so that a run resumed from this checkpoint draws the batches the
+        // uninterrupted one went on to draw (round mode then resumes bit for bit).
+        std::ostringstream draws;
+        draws << s.rng;
+        saved["draws"] = draws.str();
+        return write_file_atomically(std::filesystem::path{dir} / pools_file_name, saved.dump()).ok();
       },
       [self](resume_atom, const std::string& dir) -> bool {
         std::ifstream in{std::filesystem::path{dir} / pools_file_name};
@@ -104,6 +109,13 @@ reflection_builder(reflection_builder_actor::stateful_pointer<builder_state> sel
         if (!restored)
           return false;
         s.pools = std::move(restored.value());
+        if (saved.contains("draws")) { // pools saved without it (older runs) keep the seed's draws
+          if (!saved["draws"].is_string())
+            return false;
+          std::istringstream draws{saved["draws"].get<std::string>()};
+          if (!(draws >> s.rng))
+            return false;
+        }
         return true;
       },
   };

@@ -131,12 +131,12 @@ PY
 
 # Resumed after round 2, round 3's exam samples what the uninterrupted run's did (its seed is the round's, not
 # a count of the passes one process started): the same wrong answers, so the same feedback requests, which the
-# interrupted run had already paid for.
+# interrupted run had already paid for; and round mode goes on bit for bit.
 expect_status 0 "$tailor" run micro.json --rounds 3 --out three
 expect_status 0 "$tailor" run micro.json --rounds 2 --out resumed-after-2
 expect_status 0 "$tailor" run micro.json --rounds 3 --out resumed-after-2
 expect_output "resumed after round 2"
-python3 - <<'PY' || fail "the run resumed after round 2 examined round 3 otherwise than the uninterrupted one"
+python3 - <<'PY' || fail "the run resumed after round 2 went on otherwise than the uninterrupted one"
 import json
 def round3(d):
     return json.load(open(d + "/results.json"))["rounds"][2]
@@ -148,7 +148,24 @@ assert want["wrong_answers"] > 0, want
 for key in ("exam_questions", "wrong_answers", "mistakes", "teacher_requests"):
     assert got[key] == want[key], (key, got, want)
 assert negatives("resumed-after-2") == negatives("three")
+# The batch draws go on from where they stood (saved with the pools): round 3 trains on the same batches.
+assert got["accuracy"] == want["accuracy"] and got["loss"] == want["loss"], (got, want)
+same = open("three/checkpoints/round-3/model.safetensors", "rb").read() == \
+    open("resumed-after-2/checkpoints/round-3/model.safetensors", "rb").read()
+assert same, "round 3's weights differ"
 PY
+# Saved pools whose draws cannot be read stop the resumed run with a clear error; its finished rounds stay.
+expect_status 0 "$tailor" run micro.json --rounds 2 --out torn-draws
+python3 - <<'PY'
+import json
+p = "torn-draws/checkpoints/round-2/pools.json"
+pools = json.load(open(p))
+pools["draws"] = "not a generator state"
+json.dump(pools, open(p, "w"))
+PY
+expect_status 1 "$tailor" run micro.json --rounds 3 --out torn-draws
+expect_output "resume: the pools saved with"
+[[ $(grep -c . torn-draws/journal.jsonl) == 2 ]] || fail "a failed resume changed the journal"
 
 # 5. kill -9 in the middle of a longer run, then a restart: it resumes from its last round, no file is torn.
 sed 's/"steps_per_round": 10/"steps_per_round": 150/' micro.json >longer.json
