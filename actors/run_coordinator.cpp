@@ -106,7 +106,10 @@ bool tailored(const coordinator_state& s) {
   return s.spec.config.strategy == teacher_strategy::tailored;
 }
 
-std::uint64_t steps_per_round(const run_config& c, std::size_t positives) {
+// Round 1, which learns from the teacher's rationales alone, may train for its own number of steps.
+std::uint64_t steps_of_round(const run_config& c, std::uint32_t round, std::size_t positives) {
+  if (round == 1 && c.first_round_steps > 0)
+    return c.first_round_steps;
   if (c.steps_per_round > 0)
     return c.steps_per_round;
   const auto batch = std::max<std::uint32_t>(1, c.optimizer.batch_size);
@@ -217,7 +220,7 @@ std::uint32_t first_pass_every(const run_config& c, std::size_t asked, std::size
     return 1;
   const auto batch = std::max<std::uint32_t>(1, c.optimizer.batch_size);
   const auto pass_batches = std::max<std::uint64_t>(1, (asked + batch - 1) / batch);
-  return static_cast<std::uint32_t>(std::max<std::uint64_t>(1, steps_per_round(c, train_size) / pass_batches));
+  return static_cast<std::uint32_t>(std::max<std::uint64_t>(1, steps_of_round(c, 1, train_size) / pass_batches));
 }
 
 // The round's teacher work is answered: round 1's chains of thought, or a later round's exam and the requests
@@ -299,7 +302,7 @@ void start_training(coordinator_actor* self) {
   s.phase = continuous(s) ? run_phase::pipeline : run_phase::training;
   const double lr = s.round > 1 && c.optimizer.later_rounds_learning_rate > 0 ? c.optimizer.later_rounds_learning_rate
                                                                               : c.optimizer.learning_rate;
-  const auto steps = steps_per_round(c, s.data.train.size());
+  const auto steps = steps_of_round(c, s.round, s.data.train.size());
   current(s).record.steps = steps;
   self->send(s.trainer, train_atom::value, s.round, steps, lr,
              continuous(s) ? std::uint64_t{c.checkpoint_every_steps} : std::uint64_t{0});

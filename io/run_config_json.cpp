@@ -142,6 +142,7 @@ void fields(Visit& v, run_config& x) {
   v("rounds", x.rounds);
   v("epochs_per_round", x.epochs_per_round);
   v("steps_per_round", x.steps_per_round);
+  v("first_round_steps", x.first_round_steps);
   v("checkpoint_every_steps", x.checkpoint_every_steps);
   v("mode", x.mode);
   v("strategy", x.strategy);

@@ -255,6 +255,7 @@ struct run_config {
   std::uint32_t rounds = 3;
   std::uint32_t epochs_per_round = 10;        // passes over the positives per round (reference: 10)
   std::uint32_t steps_per_round = 0;          // optimizer steps per round instead of epochs (0: use epochs)
+  std::uint32_t first_round_steps = 0;        // round 1's optimizer steps (0: as every other round)
   std::uint32_t checkpoint_every_steps = 200; // continuous mode: how often the exam can get new weights
   loop_mode mode = loop_mode::round;
   teacher_strategy strategy = teacher_strategy::tailored;
@@ -277,7 +278,8 @@ struct run_config {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_config& x) {
   return f(caf::meta::type_name("run_config"), x.data, x.prompts, x.student, x.teacher, x.exam, x.loss,
-           x.reflection, x.optimizer, x.rounds, x.epochs_per_round, x.steps_per_round, x.checkpoint_every_steps,
+           x.reflection, x.optimizer, x.rounds, x.epochs_per_round, x.steps_per_round, x.first_round_steps,
+           x.checkpoint_every_steps,
            x.mode, x.strategy, x.max_staleness, x.exam_lead_checkpoints, x.seed, x.device, x.bf16, x.threads,
            x.output_dir);
 }

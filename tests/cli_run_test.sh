@@ -60,10 +60,13 @@ assert abs(float(sys.argv[1]) - run) <= 0.05 + 1e-9, (sys.argv[1], run)
 PY
 
 # 2. Continuous mode: the same actors as a pipeline.
-sed -e 's/"steps_per_round": 10/"steps_per_round": 60/' -e 's/"threads": 1/"threads": 1, "exam_lead_checkpoints": 1/' \
-  micro.json >pipeline.json
+# Round 1 trains for its own number of steps (first_round_steps), the later rounds for steps_per_round.
+sed -e 's/"steps_per_round": 10/"steps_per_round": 60, "first_round_steps": 40/' \
+  -e 's/"threads": 1/"threads": 1, "exam_lead_checkpoints": 1/' micro.json >pipeline.json
 expect_status 0 "$tailor" run pipeline.json --mode continuous --rounds 3 --out continuous
 check_results continuous 3 continuous tailored
+python3 -c 'import json,sys; r=json.load(open("continuous/results.json"))["rounds"]; sys.exit(0 if [x["steps"] for x in r] == [40, 60, 60] else 1)' ||
+  fail "round 1 did not train first_round_steps steps, or a later round not steps_per_round"
 # With exam_lead_checkpoints 1 the next round's exam starts one checkpoint before a round ends, so round 2's
 # exam begins before round 1 is trained; its mistakes and corrections (the built-in teacher answers at once,
 # while round 1's last steps run) wait for round 2's training: round 1's checkpoint holds none of them. Round

@@ -41,6 +41,7 @@ inline run_config every_field_set(const std::string& files_dir) {
   c.rounds = 5;
   c.epochs_per_round = 2;
   c.steps_per_round = 300;
+  c.first_round_steps = 120;
   c.checkpoint_every_steps = 50;
   c.mode = loop_mode::continuous;
   c.strategy = teacher_strategy::random;

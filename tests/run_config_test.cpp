@@ -214,6 +214,9 @@ TEST_CASE("config: values that make no sense are refused", "[config]") {
   CHECK(problem_in({{"epochs_per_round", 0}}) ==
         "epochs_per_round: must be at least 1 when steps_per_round is 0, got 0");
   CHECK(read_ok({{"epochs_per_round", 0}, {"steps_per_round", 100}}).steps_per_round == 100);
+  CHECK(read_ok(json::object()).first_round_steps == 0);
+  CHECK(read_ok({{"first_round_steps", 300}}).first_round_steps == 300);
+  CHECK(problem_in({{"first_round_steps", -5}}) == "first_round_steps: expected a non-negative integer, got -5");
   CHECK(problem_in({{"data", {{"arith_min_operations", 5}, {"arith_max_operations", 3}}}}) ==
         "data.arith_min_operations: operations must satisfy 1 <= min (5) <= max (3) <= 8");
   CHECK(problem_in({{"data", {{"arith_max_factor", 1}}}}) ==
