@@ -63,9 +63,9 @@ run_config embedded_default_config(std::uint64_t seed, const std::string& output
   // round 3 about 12 points higher than 300 (72.1% against 59.8%; the ablation 70.4% against 58.7%).
   c.steps_per_round = 600;
   // Measured (README, "The embedded default"): after a round 1 of 300 steps (31% held out, against 49% after
-  // 600) the method ended round 3 4.8 points ahead of the ablation (74.8% against 70.0%, continuous, three
-  // seeds twice), where a 600-step round 1 left the two level (70.8% against 71.1%). A run alone takes about
-  // 6 minutes on 2 cores.
+  // 600) the method ended round 3 4.6 points ahead of the ablation (74.9% against 70.4%, continuous, three
+  // seeds three times), where a 600-step round 1 left the two level (70.8% against 71.1%). A run alone takes
+  // about 6 minutes on 2 cores.
   c.first_round_steps = 300;
   c.checkpoint_every_steps = 100;
   return c;
