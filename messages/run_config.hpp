@@ -279,9 +279,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_config& x) {
   return f(caf::meta::type_name("run_config"), x.data, x.prompts, x.student, x.teacher, x.exam, x.loss,
            x.reflection, x.optimizer, x.rounds, x.epochs_per_round, x.steps_per_round, x.first_round_steps,
-           x.checkpoint_every_steps,
-           x.mode, x.strategy, x.max_staleness, x.exam_lead_checkpoints, x.seed, x.device, x.bf16, x.threads,
-           x.output_dir);
+           x.checkpoint_every_steps, x.mode, x.strategy, x.max_staleness, x.exam_lead_checkpoints, x.seed, x.device,
+           x.bf16, x.threads, x.output_dir);
 }
 
 } // namespace tailor
