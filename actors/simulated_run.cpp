@@ -24,7 +24,6 @@ struct sim_state {
   run_spec spec;
   caf::actor listener;
   simulated_run_options options;
-  std::uint32_t steps_per_round = 0;
   std::uint32_t round = 1;       // the round being trained
   std::uint64_t step = 0;        // within the round
   std::uint64_t total_steps = 0; // over the run, for the loss curve
@@ -40,6 +39,15 @@ std::filesystem::path dir_of(const sim_state& st) {
   return st.spec.config.output_dir;
 }
 
+// As the loop's rounds: config.first_round_steps for round 1 when set, else config.steps_per_round (or the
+// options' when that is 0).
+std::uint64_t steps_of_round(const sim_state& st) {
+  const run_config& c = st.spec.config;
+  if (st.round == 1 && c.first_round_steps > 0)
+    return c.first_round_steps;
+  return c.steps_per_round > 0 ? c.steps_per_round : st.options.steps_per_round;
+}
+
 void emit(sim_actor* self, run_phase phase, std::string message = {}) {
   auto& st = self->state;
   progress_event& e = st.last;
@@ -47,7 +55,7 @@ void emit(sim_actor* self, run_phase phase, std::string message = {}) {
   e.phase = phase;
   e.round = st.round;
   e.step = st.step;
-  e.total_steps = phase == run_phase::training ? st.steps_per_round : 0;
+  e.total_steps = phase == run_phase::training ? steps_of_round(st) : 0;
   e.timestamp_ms = unix_time_ms();
   e.message = std::move(message);
   if (st.options.stamp_send_time)
@@ -107,7 +115,7 @@ void tick(sim_actor* self) {
     emit(self, run_phase::finished, "finished " + std::to_string(st.spec.config.rounds) + " rounds");
     return self->quit();
   }
-  if (st.step < st.steps_per_round) {
+  if (st.step < steps_of_round(st)) {
     ++st.step;
     ++st.total_steps;
     progress_event& e = st.last;
@@ -154,8 +162,6 @@ caf::behavior simulated_run(sim_actor* self, run_spec spec, caf::actor listener,
   st.spec = std::move(spec);
   st.listener = std::move(listener);
   st.options = options;
-  st.steps_per_round =
-      st.spec.config.steps_per_round > 0 ? st.spec.config.steps_per_round : options.steps_per_round;
   std::error_code ec;
   std::filesystem::create_directories(dir_of(st), ec);
   if (ec) {

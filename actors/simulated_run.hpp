@@ -19,7 +19,8 @@ struct simulated_run_options {
   bool stamp_send_time = false;
 };
 
-// Rounds come from config.rounds, steps from config.steps_per_round; output goes to config.output_dir:
+// Rounds come from config.rounds, steps from config.steps_per_round (round 1: config.first_round_steps when
+// set); output goes to config.output_dir:
 // journal.jsonl (one fsynced line per finished round) and results.json ({"rounds": [...]}).
 // With spec.devices, every step holds a turn on config.device for its interval, as the loop's steps do.
 caf::actor spawn_simulated_run(caf::actor_system& system, run_spec spec, caf::actor listener,

@@ -53,6 +53,19 @@ TEST_CASE("a submitted run is listed, progresses, finishes and has results", "[d
   CHECK_THAT(metrics.body, Catch::Contains("tailord_http_requests_total"));
 }
 
+TEST_CASE("a submitted run trains the steps its config asks for, round 1 its own", "[daemon][api]") {
+  temp_dir dir;
+  test_daemon daemon(dir.path, 1ms);
+  daemon.start();
+  const std::string id = daemon.submit({{"rounds", 3}, {"steps_per_round", 4}, {"first_round_steps", 7}});
+  REQUIRE(eventually([&] { return daemon.phase(id) == "finished"; }));
+  const json rounds = daemon.run(id)["results"]["rounds"];
+  REQUIRE(rounds.size() == 3);
+  CHECK(rounds[0]["steps"] == 7);
+  CHECK(rounds[1]["steps"] == 4);
+  CHECK(rounds[2]["steps"] == 4);
+}
+
 TEST_CASE("a chosen run id is used once", "[daemon][api]") {
   temp_dir dir;
   test_daemon daemon(dir.path);
