@@ -62,10 +62,11 @@ run_config embedded_default_config(std::uint64_t seed, const std::string& output
   // Measured (README, "The embedded default"): from the same round-1 checkpoints, 600 steps a round ended
   // round 3 about 12 points higher than 300 (72.1% against 59.8%; the ablation 70.4% against 58.7%).
   c.steps_per_round = 600;
-  // Measured (README, "The embedded default"): a shorter round 1 took both arms higher and kept the method
-  // ahead: after round 3, with a 200-step round 1, 78.5% against the ablation's 69.7% (continuous, three
-  // seeds; round mode 82.2% against 75.9%); 300 steps: 74.9% against 70.4% (three seeds three times); 600
-  // steps: 70.8% against 71.1%. A run alone takes about 6 minutes on 2 cores.
+  // Measured (README, "The embedded default"): a shorter round 1 took both arms higher and put the method
+  // ahead: after round 3, with a 200-step round 1, 75.8% against the ablation's 71.4% (continuous, three
+  // seeds four times; round mode 82.2% against 75.9%); 300 steps: 74.9% against 70.4% (three seeds three
+  // times; round mode 74.9% against 67.6%); 600 steps: 70.8% against 71.1%. A run alone takes about 6
+  // minutes on 2 cores.
   c.first_round_steps = 200;
   c.checkpoint_every_steps = 100;
   return c;
