@@ -108,10 +108,8 @@ bool tailored(const coordinator_state& s) {
 
 // Round 1, which learns from the teacher's rationales alone, may train for its own number of steps.
 std::uint64_t steps_of_round(const run_config& c, std::uint32_t round, std::size_t positives) {
-  if (round == 1 && c.first_round_steps > 0)
-    return c.first_round_steps;
-  if (c.steps_per_round > 0)
-    return c.steps_per_round;
+  if (const auto fixed = fixed_steps_of_round(c, round); fixed > 0)
+    return fixed;
   const auto batch = std::max<std::uint32_t>(1, c.optimizer.batch_size);
   return std::max<std::uint64_t>(1, c.epochs_per_round * ((positives + batch - 1) / batch));
 }

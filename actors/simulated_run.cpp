@@ -39,13 +39,10 @@ std::filesystem::path dir_of(const sim_state& st) {
   return st.spec.config.output_dir;
 }
 
-// As the loop's rounds: config.first_round_steps for round 1 when set, else config.steps_per_round (or the
-// options' when that is 0).
+// The config's steps for the round, as the loop takes them; the options' count when the config fixes none.
 std::uint64_t steps_of_round(const sim_state& st) {
-  const run_config& c = st.spec.config;
-  if (st.round == 1 && c.first_round_steps > 0)
-    return c.first_round_steps;
-  return c.steps_per_round > 0 ? c.steps_per_round : st.options.steps_per_round;
+  const auto fixed = fixed_steps_of_round(st.spec.config, st.round);
+  return fixed > 0 ? fixed : st.options.steps_per_round;
 }
 
 void emit(sim_actor* self, run_phase phase, std::string message = {}) {

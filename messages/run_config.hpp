@@ -275,6 +275,12 @@ struct run_config {
   friend bool operator==(const run_config&, const run_config&) = default;
 };
 
+// The optimizer steps the config fixes for `round`: first_round_steps for round 1 when set, else
+// steps_per_round. 0 when they are not fixed (the loop then counts epochs over its positives).
+inline std::uint64_t fixed_steps_of_round(const run_config& c, std::uint32_t round) {
+  return round == 1 && c.first_round_steps > 0 ? c.first_round_steps : c.steps_per_round;
+}
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_config& x) {
   return f(caf::meta::type_name("run_config"), x.data, x.prompts, x.student, x.teacher, x.exam, x.loss,
