@@ -40,6 +40,7 @@ struct round_tally {
   // notice of the requests it sent and the teacher client's answers to them come from two actors, in no set
   // order.
   std::int64_t outstanding = 0;
+  bool training = false;         // the trainer has been told to train the round
   std::uint64_t checkpoints = 0; // published while the round trained (its end not counted)
   // Moving averages of the round's losses (the last ~20 steps weigh most).
   double loss = 0, triplet_loss = 0;
@@ -104,6 +105,14 @@ bool continuous(const coordinator_state& s) {
 }
 bool tailored(const coordinator_state& s) {
   return s.spec.config.strategy == teacher_strategy::tailored;
+}
+
+// Whether round `round` trains from the moment it opens, while its teacher work goes on: round 1 in continuous
+// mode (its first pass waits for each batch's answers anyway), and the later rounds of continuous mode when the
+// config does not have them wait for their corrections. Otherwise a round trains once its teacher work is
+// answered, as in round mode.
+bool trains_at_open(const coordinator_state& s, std::uint32_t round) {
+  return continuous(s) && (round == 1 || !s.spec.config.wait_for_corrections);
 }
 
 // Round 1, which learns from the teacher's rationales alone, may train for its own number of steps.
@@ -298,6 +307,7 @@ void start_training(coordinator_actor* self) {
   auto& s = self->state;
   const auto& c = s.spec.config;
   s.phase = continuous(s) ? run_phase::pipeline : run_phase::training;
+  current(s).training = true;
   const double lr = s.round > 1 && c.optimizer.later_rounds_learning_rate > 0 ? c.optimizer.later_rounds_learning_rate
                                                                               : c.optimizer.learning_rate;
   const auto steps = steps_of_round(c, s.round, s.data.train.size());
@@ -308,16 +318,18 @@ void start_training(coordinator_actor* self) {
   maybe_start_next_exam(self);
 }
 
-// Round mode: training starts once the round's exam and teacher requests are all answered.
+// A round that waits for its teacher work (every round of round mode; continuous mode's later rounds unless
+// told otherwise) starts training once the round's exam and teacher requests are all answered.
 void maybe_start_round_training(coordinator_actor* self) {
   auto& s = self->state;
-  if (continuous(s) || s.phase == run_phase::training || !teacher_work_done(s, s.round))
+  const auto* tally = current_if_any(s);
+  if (!tally || tally->training || trains_at_open(s, s.round) || !teacher_work_done(s, s.round))
     return;
   start_training(self);
 }
 
-// Round `round` becomes the one in training. Round mode trains once its teacher work is answered; continuous
-// mode trains at once, on what the pools hold, while the work (perhaps started during the round before) goes on.
+// Round `round` becomes the one in training. It trains at once, on what the pools hold, while its teacher work
+// (perhaps started during the round before) goes on, or once that work is answered (see trains_at_open).
 void open_round(coordinator_actor* self, std::uint32_t round) {
   auto& s = self->state;
   s.round = round;
@@ -325,8 +337,11 @@ void open_round(coordinator_actor* self, std::uint32_t round) {
     s.phase = round == 1 ? run_phase::chain_of_thought : run_phase::exam;
   if (!s.tallies.contains(round))
     start_teacher_work(self, round);
-  if (continuous(s))
+  if (trains_at_open(s, round))
     return start_training(self);
+  if (continuous(s) && !teacher_work_done(s, round))
+    report(self, "round " + std::to_string(round) + ": training starts once the exam is graded and the teacher "
+                                                     "has answered");
   maybe_start_round_training(self);
 }
 

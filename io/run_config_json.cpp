@@ -148,6 +148,7 @@ void fields(Visit& v, run_config& x) {
   v("strategy", x.strategy);
   v("max_staleness", x.max_staleness);
   v("exam_lead_checkpoints", x.exam_lead_checkpoints);
+  v("wait_for_corrections", x.wait_for_corrections);
   v("seed", x.seed);
   v("device", x.device);
   v("bf16", x.bf16);

@@ -266,6 +266,13 @@ struct run_config {
   // and the teacher overlap the round's last steps (at most max_staleness; 0: when the round ends, on its
   // last weights). Its mistakes and corrections wait for the next round's training.
   std::uint32_t exam_lead_checkpoints = 0;
+  // Continuous mode: a round after the first starts training once its exam is graded and the teacher has
+  // answered what it asked (corrections of mistakes; the ablation's random questions), as in round mode, so
+  // that the round trains on them from its first step. false: it starts at once, on what the pools hold, and
+  // its teacher data joins as it comes; the trainer stays busy while the exam and the teacher work, but the
+  // round's first steps (at its re-warmed learning rate) go over old data, which cost the embedded default
+  // about 6 points after round 3 (README).
+  bool wait_for_corrections = true;
   std::uint64_t seed = 42;
   std::string device = "auto"; // "cpu", "cuda", "cuda:N" or "auto" (a GPU when there is one)
   bool bf16 = true;            // bf16 autocast on a GPU, training and exams (ignored on the CPU)
@@ -285,8 +292,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_config& x) {
   return f(caf::meta::type_name("run_config"), x.data, x.prompts, x.student, x.teacher, x.exam, x.loss,
            x.reflection, x.optimizer, x.rounds, x.epochs_per_round, x.steps_per_round, x.first_round_steps,
-           x.checkpoint_every_steps, x.mode, x.strategy, x.max_staleness, x.exam_lead_checkpoints, x.seed, x.device,
-           x.bf16, x.threads, x.output_dir);
+           x.checkpoint_every_steps, x.mode, x.strategy, x.max_staleness, x.exam_lead_checkpoints,
+           x.wait_for_corrections, x.seed, x.device, x.bf16, x.threads, x.output_dir);
 }
 
 } // namespace tailor

@@ -60,6 +60,35 @@ assert abs(float(sys.argv[1]) - run) <= 0.05 + 1e-9, (sys.argv[1], run)
 PY
 
 # 2. Continuous mode: the same actors as a pipeline.
+# Its later rounds wait for their corrections by default: round 2 starts training once its exam is graded and
+# the teacher has answered, so with no exam lead it trains the weights round mode trains, bit for bit.
+expect_status 0 "$tailor" run micro.json --mode continuous --out lockstep
+python3 - "$work/out" <<'PY' || fail "continuous mode's round 2 trained before its corrections were in"
+import sys
+out = open(sys.argv[1]).read()
+assert out.index("round 2: training starts once") < out.index(" mistakes; "), out
+PY
+check_results lockstep 2 continuous tailored
+for r in 1 2; do
+  cmp -s round/checkpoints/round-$r/model.safetensors lockstep/checkpoints/round-$r/model.safetensors ||
+    fail "continuous mode waiting for its corrections trained other round-$r weights than round mode"
+done
+python3 -c '
+import json, sys
+a = [x["accuracy"] for x in json.load(open("round/results.json"))["rounds"]]
+b = [x["accuracy"] for x in json.load(open("lockstep/results.json"))["rounds"]]
+sys.exit(0 if a == b else 1)' || fail "continuous mode waiting for its corrections evaluated otherwise than round mode"
+# With wait_for_corrections false, round 2 trains from the moment it opens, while its exam runs: its first
+# steps (milliseconds each for this student) go over round 1's rationales before any correction is in, so it
+# ends with other weights than round mode, from the same round 1.
+sed 's/"threads": 1/"threads": 1, "wait_for_corrections": false/' micro.json >eager.json
+expect_status 0 "$tailor" run eager.json --mode continuous --out eager
+grep -q "training starts once" "$work/out" && fail "continuous mode with wait_for_corrections false waited"
+check_results eager 2 continuous tailored
+cmp -s round/checkpoints/round-1/model.safetensors eager/checkpoints/round-1/model.safetensors ||
+  fail "continuous mode's round 1 trained other weights than round mode's"
+cmp -s round/checkpoints/round-2/model.safetensors eager/checkpoints/round-2/model.safetensors &&
+  fail "continuous mode with wait_for_corrections false trained round 2 as round mode does"
 # Round 1 trains for its own number of steps (first_round_steps), the later rounds for steps_per_round.
 sed -e 's/"steps_per_round": 10/"steps_per_round": 60, "first_round_steps": 40/' \
   -e 's/"threads": 1/"threads": 1, "exam_lead_checkpoints": 1/' micro.json >pipeline.json

@@ -47,6 +47,7 @@ inline run_config every_field_set(const std::string& files_dir) {
   c.strategy = teacher_strategy::random;
   c.max_staleness = 2;
   c.exam_lead_checkpoints = 2;
+  c.wait_for_corrections = false;
   c.seed = 18'000'000'000'000'000'000ULL;
   c.device = "cuda:1";
   c.bf16 = false;

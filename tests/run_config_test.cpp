@@ -234,6 +234,12 @@ TEST_CASE("config: an exam lead beyond max_staleness is refused in continuous mo
   CHECK(read_ok({{"mode", "round"}, {"exam_lead_checkpoints", 3}}).exam_lead_checkpoints == 3);
 }
 
+TEST_CASE("config: continuous mode's later rounds wait for their corrections unless told not to", "[config]") {
+  CHECK(read_ok(json::object()).wait_for_corrections);
+  CHECK_FALSE(read_ok({{"mode", "continuous"}, {"wait_for_corrections", false}}).wait_for_corrections);
+  CHECK(problem_in({{"wait_for_corrections", "no"}}) == R"(wait_for_corrections: expected true or false, got "no")");
+}
+
 TEST_CASE("config: max_staleness 0 is refused in continuous mode only", "[config]") {
   CHECK(problem_in({{"mode", "continuous"}, {"max_staleness", 0}}) ==
         "max_staleness: must be at least 1 in mode continuous (for lockstep, use mode round)");
