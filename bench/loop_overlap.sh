@@ -8,11 +8,15 @@
 # Workload, from the environment: WORKLOAD=even (default: a round's exam, its teacher work and its training
 # each ~15 s, six rounds, round 1 spread: reflection.spread_first_pass), WORKLOAD=teacher (the teacher's part
 # of a round is most of it), WORKLOAD=balanced (training as long as a round's teacher work) or
-# WORKLOAD=pipeline (like even, with shorter stages and four rounds); LEADS (default "1 2").
+# WORKLOAD=pipeline (like even, with shorter stages and four rounds); LEADS (default "1 2"); WAITS (default
+# "false true"): continuous mode's `wait_for_corrections` for each lead (false: a round trains from the moment
+# it opens, lines named ..._leadN; true, the default of a run config: it trains once its exam is graded and
+# answered, lines named ..._leadN_wait).
 set -euo pipefail
 tailor=$(realpath "${1:-build/apps/tailor/tailor}")
 workload=${WORKLOAD:-even}
 leads=${LEADS:-1 2}
+waits=${WAITS:-false true}
 work=$(mktemp -d)
 [[ -z ${KEEP:-} ]] || echo "runs kept in $work" >&2
 trap 'kill $server 2>/dev/null || true; [[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
@@ -23,10 +27,11 @@ cd "$work"
 server=$!
 for _ in $(seq 100); do [[ -s server.out ]] && break; sleep 0.1; done
 url=$(head -n1 server.out)
-run() { # name mode exam_lead -> wall seconds, busy fraction
-  python3 - "$url" "$1" "$2" "$3" "$workload" <<'PY'
+run() { # name mode exam_lead wait_for_corrections -> wall seconds, busy fraction, last round's accuracy
+  python3 - "$url" "$1" "$2" "$3" "$workload" "$4" <<'PY'
 import json, sys
 url, name, mode, lead, workload = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+wait = sys.argv[6] == "true"
 # teacher: 64 chain-of-thought requests (~16 s at 8 in flight), then 32 a round (~8 s) against 120 steps (~6 s).
 # balanced: 64 and 64 a round (~16 s) against 400 steps (~20 s), four rounds.
 # pipeline: an exam of every training question, 8 samples of up to 128 tokens (~10 s), 48 requests (~12 s)
@@ -53,7 +58,7 @@ c = {"data": {"task": "arith", "train_file": "train.jsonl", "test_file": "test.j
      "reflection": {"spread_first_pass": shape["spread"]},
      "optimizer": {"learning_rate": 0.003, "warmup_steps": 10, "batch_size": 8},
      "rounds": shape["rounds"], "steps_per_round": shape["steps"], "checkpoint_every_steps": shape["every"],
-     "mode": mode, "max_staleness": max(1, lead), "exam_lead_checkpoints": lead,
+     "mode": mode, "max_staleness": max(1, lead), "exam_lead_checkpoints": lead, "wait_for_corrections": wait,
      "device": "cpu", "threads": 1, "seed": 5}
 json.dump(c, open(name + ".json", "w"))
 PY
@@ -75,17 +80,18 @@ print(f"{end - start:.1f} {busy / (end - start):.3f} {100 * r[-1]['accuracy']:.1
 PY
 }
 ratio() { python3 -c "print($1 / $2)"; }
-read round_wall round_busy round_acc < <(run round round 0)
+read round_wall round_busy round_acc < <(run round round 0 true)
 echo "workload $workload"
-printf '%-34s %10s %10s %8s\n' name value baseline ratio
-printf '%-34s %10.1f %10s %8s\n' wall_seconds_round "$round_wall" - -
-printf '%-34s %10.3f %10.3f %8.3f\n' trainer_busy_round "$round_busy" 0.9 "$(ratio "$round_busy" 0.9)"
-printf '%-34s %10.1f %10s %8s\n' accuracy_last_round_round "$round_acc" - -
-for lead in $leads; do
-  read wall busy acc < <(run "continuous-$lead" continuous "$lead")
-  printf '%-34s %10.1f %10.1f %8.3f\n' "wall_seconds_continuous_lead$lead" "$wall" "$round_wall" "$(ratio "$wall" "$round_wall")"
-  printf '%-34s %10.3f %10.3f %8.3f\n' "trainer_busy_continuous_lead$lead" "$busy" 0.9 "$(ratio "$busy" 0.9)"
-  printf '%-34s %10.3f %10.3f %8.3f\n' "speedup_round_over_continuous_lead$lead" "$(ratio "$round_wall" "$wall")" 2.5 \
+printf '%-40s %10s %10s %8s\n' name value baseline ratio
+printf '%-40s %10.1f %10s %8s\n' wall_seconds_round "$round_wall" - -
+printf '%-40s %10.3f %10.3f %8.3f\n' trainer_busy_round "$round_busy" 0.9 "$(ratio "$round_busy" 0.9)"
+printf '%-40s %10.1f %10s %8s\n' accuracy_last_round_round "$round_acc" - -
+for wait in $waits; do for lead in $leads; do
+  suffix=lead$lead; [[ $wait == true ]] && suffix=${suffix}_wait
+  read wall busy acc < <(run "continuous-$suffix" continuous "$lead" "$wait")
+  printf '%-40s %10.1f %10.1f %8.3f\n' "wall_seconds_continuous_$suffix" "$wall" "$round_wall" "$(ratio "$wall" "$round_wall")"
+  printf '%-40s %10.3f %10.3f %8.3f\n' "trainer_busy_continuous_$suffix" "$busy" 0.9 "$(ratio "$busy" 0.9)"
+  printf '%-40s %10.3f %10.3f %8.3f\n' "speedup_round_over_continuous_$suffix" "$(ratio "$round_wall" "$wall")" 2.5 \
     "$(ratio "$round_wall" "$wall" | xargs -I{} python3 -c "print({} / 2.5)")"
-  printf '%-34s %10.1f %10s %8s\n' "accuracy_last_round_lead$lead" "$acc" - -
-done
+  printf '%-40s %10.1f %10s %8s\n' "accuracy_last_round_$suffix" "$acc" - -
+done; done
