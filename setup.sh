@@ -2,6 +2,9 @@
 # Installs what tailor needs (Debian packages; a Python virtual environment with the pinned torch wheel) and
 # builds it. Safe to run again: it checks before it installs, and the build is incremental.
 #
+#   ./setup.sh            everything (the test suites and benchmarks too)
+#   ./setup.sh TARGET...  only those build targets and what they need (./run.sh builds `tailor`)
+#
 #   TAILOR_VENV       virtual environment (default ~/.cache/tailor/venv, outside the clone so clones share it)
 #   TAILOR_BUILD_DIR  build directory (default ./build)
 #   TAILOR_JOBS       parallel compile jobs (default 2; a torch file needs ~1.2 GB of memory)
@@ -74,10 +77,10 @@ build_tailor() {
     cmake -S "$root" -B "$build" -G Ninja -DTAILOR_VENV="$venv" >"$build/configure.log" 2>&1 ||
       { cat "$build/configure.log" >&2; exit 1; }
   fi
-  say "building (incremental; jobs=$jobs)"
-  cmake --build "$build" --parallel "$jobs"
+  say "building ${*:-everything} (incremental; jobs=$jobs)"
+  cmake --build "$build" --parallel "$jobs" ${*:+--target "$@"}
 }
 
 install_debian_packages
 install_python_environment
-build_tailor
+build_tailor "$@"

@@ -5,8 +5,8 @@
 #include "gpu/runtime.hpp"
 #include "gpu/train_batches.hpp"
 #include "gpu/train_step.hpp"
-#include "io/device_scheduler.hpp"
-#include "io/prompts.hpp"
+#include "sharing/device_scheduler.hpp"
+#include "io/data/prompts.hpp"
 
 #include <caf/all.hpp>
 

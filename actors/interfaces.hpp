@@ -21,7 +21,7 @@ namespace tailor {
 using reflection_builder_actor = caf::typed_actor<
     caf::reacts_to<positive_atom, teacher_reply>, // every answer, with or without correct rationales
     // The questions of round 1 in the order asked: round 1's batches train on them in that order, one batch of
-    // them every `every` batches (io/first_pass.hpp).
+    // them every `every` batches (io/loop/first_pass.hpp).
     caf::reacts_to<first_pass_atom, std::vector<std::string> /*example ids*/, std::uint32_t /*every*/>,
     // A wrong rationale of the student, from round `round`'s exam.
     caf::reacts_to<negative_atom, std::string /*example id*/, std::string /*reasoning*/, std::uint32_t /*round*/>,

@@ -1,7 +1,7 @@
 #include "actors/mistake_collector.hpp"
 
-#include "io/feedback_picker.hpp"
-#include "io/reflection_pools.hpp"
+#include "io/loop/feedback_picker.hpp"
+#include "io/loop/reflection_pools.hpp"
 
 #include <caf/all.hpp>
 

@@ -1,7 +1,7 @@
 // mistake_collector: from graded answers to the pools and the teacher. Wrong answers are deduplicated per
 // question (at most max_negatives kept), become negatives, and the first mistake of each question in an
 // exam pass goes to the teacher for tailored feedback, up to the pass's quota of requests, in the order of
-// io/feedback_picker.hpp. The ablation asks instead about one of the pass's random questions (stand-ins)
+// io/loop/feedback_picker.hpp. The ablation asks instead about one of the pass's random questions (stand-ins)
 // wherever the method would ask about a mistake, so that its answers arrive when the method's would.
 #pragma once
 

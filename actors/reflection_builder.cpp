@@ -1,8 +1,8 @@
 #include "actors/reflection_builder.hpp"
 
-#include "io/atomic_file.hpp"
-#include "io/first_pass.hpp"
-#include "io/round_gate.hpp"
+#include "io/common/atomic_file.hpp"
+#include "io/loop/first_pass.hpp"
+#include "io/loop/round_gate.hpp"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>

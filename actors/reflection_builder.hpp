@@ -2,8 +2,8 @@
 #pragma once
 
 #include "actors/interfaces.hpp"
-#include "io/reflection_pools.hpp"
-#include "io/run_data.hpp"
+#include "io/loop/reflection_pools.hpp"
+#include "io/data/run_data.hpp"
 
 #include <caf/actor_system.hpp>
 

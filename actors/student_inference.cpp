@@ -3,7 +3,7 @@
 #include "gpu/checkpoint.hpp"
 #include "gpu/runtime.hpp"
 #include "gpu/student_exam.hpp"
-#include "io/device_scheduler.hpp"
+#include "sharing/device_scheduler.hpp"
 
 #include <caf/all.hpp>
 

@@ -1,7 +1,7 @@
 #include "actors/teacher_client.hpp"
 
-#include "io/teacher_exchange.hpp"
-#include "io/teacher_factory.hpp"
+#include "io/teacher/teacher_exchange.hpp"
+#include "io/teacher/teacher_factory.hpp"
 
 #include <caf/all.hpp>
 

@@ -1,10 +1,10 @@
 // tailord's event path under load, in one process over loopback with simulated runs: the delay from a run's
 // event to its delivery at 100 websocket clients, event throughput of 8 runs at once against one alone, and
 // the daemon's memory over a soak of long runs with websocket clients coming and going.
-#include "actors/simulated_run.hpp"
-#include "apps/tailord/daemon_core.hpp"
-#include "io/api_client.hpp"
-#include "io/run_config_json.hpp"
+#include "tests/support/simulated_run.hpp"
+#include "daemon/daemon_core.hpp"
+#include "io/api/api_client.hpp"
+#include "io/config/run_config_json.hpp"
 #include "messages/registry.hpp"
 
 #include <algorithm>

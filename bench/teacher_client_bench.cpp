@@ -1,7 +1,7 @@
 // Benchmark of the teacher HTTP client against the loopback teacher server: per-request overhead with no
 // latency, throughput under 200 ms of latency, and the same loads through the `openai` Python client.
-#include "io/openai_client.hpp"
-#include "io/teacher_server.hpp"
+#include "io/teacher/openai_client.hpp"
+#include "io/teacher/teacher_server.hpp"
 #include "tests/echo_teacher.hpp"
 
 #include <array>

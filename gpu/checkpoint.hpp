@@ -4,7 +4,7 @@
 #include "gpu/llama_model.hpp"
 #include "gpu/model_config.hpp"
 #include "gpu/tokenizer.hpp"
-#include "io/result.hpp"
+#include "io/common/result.hpp"
 
 #include <cstdint>
 #include <filesystem>

@@ -3,7 +3,7 @@
 
 #include "gpu/llama_model.hpp"
 #include "gpu/tokenizer.hpp"
-#include "io/result.hpp"
+#include "io/common/result.hpp"
 
 #include <cstdint>
 #include <functional>

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "gpu/model_config.hpp"
-#include "io/result.hpp"
+#include "io/common/result.hpp"
 
 #include <cstdint>
 #include <map>

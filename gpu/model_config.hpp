@@ -1,7 +1,7 @@
 // The student's architecture as Hugging Face's LLaMA `config.json` describes it: parse, check, write back.
 #pragma once
 
-#include "io/result.hpp"
+#include "io/common/result.hpp"
 
 #include <filesystem>
 #include <nlohmann/json.hpp>

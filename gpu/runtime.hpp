@@ -1,7 +1,7 @@
 // Where LibTorch runs: device choice, thread count, and a one-line description for logs and reports.
 #pragma once
 
-#include "io/result.hpp"
+#include "io/common/result.hpp"
 
 #include <string>
 #include <string_view>

@@ -1,9 +1,9 @@
 // The safetensors format (Hugging Face): read and write named tensors, single file or sharded.
 #pragma once
 
-#include "io/atomic_file.hpp"
+#include "io/common/atomic_file.hpp"
 
-#include "io/result.hpp"
+#include "io/common/result.hpp"
 
 #include <cstddef>
 #include <filesystem>
@@ -44,7 +44,7 @@ status save_safetensors_dir(const std::filesystem::path& dir, const named_tensor
                             torch::ScalarType dtype = torch::kFloat,
                             std::size_t max_shard_bytes = std::size_t{5} << 30);
 
-// Durable files (io/atomic_file.hpp), shared with the checkpoint writer.
+// Durable files (io/common/atomic_file.hpp), shared with the checkpoint writer.
 using ::tailor::atomic_file;
 using ::tailor::sync_directory;
 using ::tailor::write_file_atomically;

@@ -2,9 +2,9 @@
 
 #include "gpu/autocast.hpp"
 #include "gpu/generation.hpp"
-#include "io/answer_extraction.hpp"
-#include "io/prompts.hpp"
-#include "io/text.hpp"
+#include "io/data/answer_extraction.hpp"
+#include "io/data/prompts.hpp"
+#include "io/common/text.hpp"
 
 #include <algorithm>
 #include <numeric>

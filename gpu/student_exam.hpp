@@ -4,7 +4,7 @@
 
 #include "gpu/llama_model.hpp"
 #include "gpu/tokenizer.hpp"
-#include "io/result.hpp"
+#include "io/common/result.hpp"
 #include "messages/example.hpp"
 #include "messages/grading.hpp"
 #include "messages/run_config.hpp"

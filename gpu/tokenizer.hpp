@@ -1,7 +1,7 @@
 // The student's tokenizer: a SentencePiece model (LLaMA's `tokenizer.model`), loaded or trained from a corpus.
 #pragma once
 
-#include "io/result.hpp"
+#include "io/common/result.hpp"
 
 #include <filesystem>
 #include <memory>

@@ -5,7 +5,7 @@
 #include "gpu/llama_model.hpp"
 #include "gpu/losses.hpp"
 #include "gpu/lr_schedule.hpp"
-#include "io/result.hpp"
+#include "io/common/result.hpp"
 #include "messages/run_config.hpp"
 #include "messages/training.hpp"
 

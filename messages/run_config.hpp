@@ -38,7 +38,7 @@ typename Inspector::result_type inspect(Inspector& f, data_config& x) {
 }
 
 // METHOD.md wants our teacher prompts in one file and overridable from the run config. The four teacher
-// texts are io/teacher_prompts.hpp's prompt_templates, with its placeholders; empty: the built-in text.
+// texts are io/teacher/teacher_prompts.hpp's prompt_templates, with its placeholders; empty: the built-in text.
 struct prompt_config {
   std::string demos;           // the student's few-shot demos; empty: the task's defaults
   std::string cot_system;      // chain-of-thought request (round 1), system message
@@ -175,7 +175,7 @@ struct reflection_config {
   // been trained on once: oversampled against the thousands of older items (EMBEDDED-DEFAULT.md).
   double fresh_share = 0.5;
   // Round 1's pass over the teacher's first rationales spread over the round's steps, with draws from the
-  // questions it has served in between: the trainer learns while the teacher writes (io/first_pass.hpp).
+  // questions it has served in between: the trainer learns while the teacher writes (io/loop/first_pass.hpp).
   bool spread_first_pass = false;
 
   friend bool operator==(const reflection_config&, const reflection_config&) = default;

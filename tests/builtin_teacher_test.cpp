@@ -1,8 +1,8 @@
 // The built-in teacher: correct rationales in several wordings, and feedback on the student's first mistake.
-#include "io/answer_extraction.hpp"
-#include "io/arith.hpp"
-#include "io/builtin_teacher.hpp"
-#include "io/teacher_prompts.hpp"
+#include "io/data/answer_extraction.hpp"
+#include "io/data/arith.hpp"
+#include "io/teacher/builtin_teacher.hpp"
+#include "io/teacher/teacher_prompts.hpp"
 
 #include <catch2/catch.hpp>
 #include <filesystem>

@@ -1,5 +1,5 @@
-// The chat-completions JSON of io/chat.cpp: round trips both ways, and parse errors that name the field.
-#include "io/chat.hpp"
+// The chat-completions JSON of io/teacher/chat.cpp: round trips both ways, and parse errors that name the field.
+#include "io/teacher/chat.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

@@ -1,5 +1,5 @@
 // The progress hub alone: per-run state for late subscribers, bounded chart history, fan-out filters.
-#include "actors/progress_hub.hpp"
+#include "daemon/progress_hub.hpp"
 #include "daemon_test_support.hpp"
 #include "messages/atoms.hpp"
 

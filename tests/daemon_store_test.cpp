@@ -1,8 +1,8 @@
 // The daemon's building blocks without sockets: run ids, the run store's files, the bounded event queue.
 #include "daemon_test_support.hpp"
-#include "io/api_request.hpp"
-#include "io/event_queue.hpp"
-#include "io/run_store.hpp"
+#include "io/api/api_request.hpp"
+#include "io/api/event_queue.hpp"
+#include "io/store/run_store.hpp"
 
 #include <catch2/catch.hpp>
 #include <fstream>

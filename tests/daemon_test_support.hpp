@@ -1,10 +1,10 @@
 // A daemon for tests: its own actor system, a temporary data dir, simulated runs and a free port.
 #pragma once
 
-#include "actors/simulated_run.hpp"
-#include "apps/tailord/daemon_core.hpp"
-#include "io/api_client.hpp"
-#include "io/run_config_json.hpp"
+#include "tests/support/simulated_run.hpp"
+#include "daemon/daemon_core.hpp"
+#include "io/api/api_client.hpp"
+#include "io/config/run_config_json.hpp"
 #include "messages/registry.hpp"
 #include "tests/eventually.hpp"
 

@@ -1,7 +1,7 @@
 // A deterministic teacher for tests and benchmarks: echoes the question, with fixed token usage.
 #pragma once
 
-#include "io/chat.hpp"
+#include "io/teacher/chat.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -1,9 +1,9 @@
 // The listener and HTTP session both servers stand on, with a small server of its own over loopback: port 0,
 // two listeners at once, keep-alive, answers from another thread and their deadline, the body limit, and a
 // stop with a request in flight whose late answer then reaches nobody.
-#include "io/http_connection.hpp"
-#include "io/http_listener.hpp"
-#include "io/http_session.hpp"
+#include "io/http/http_connection.hpp"
+#include "io/http/http_listener.hpp"
+#include "io/http/http_session.hpp"
 
 #include <atomic>
 #include <boost/asio/post.hpp>

@@ -1,5 +1,5 @@
 // The grader on the tricky texts a student or a teacher writes.
-#include "io/answer_extraction.hpp"
+#include "io/data/answer_extraction.hpp"
 
 #include <catch2/catch.hpp>
 

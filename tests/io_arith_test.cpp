@@ -1,6 +1,6 @@
 // The arith generator: exact steps, reproducible draws, disjoint splits, varied wording, JSONL round trips.
-#include "io/arith.hpp"
-#include "io/datasets.hpp"
+#include "io/data/arith.hpp"
+#include "io/data/datasets.hpp"
 
 #include <catch2/catch.hpp>
 #include <filesystem>

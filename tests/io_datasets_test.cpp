@@ -1,6 +1,6 @@
 // The JSONL reader and the dataset loaders, on small files each test writes itself.
-#include "io/datasets.hpp"
-#include "io/jsonl.hpp"
+#include "io/data/datasets.hpp"
+#include "io/common/jsonl.hpp"
 
 #include <atomic>
 #include <catch2/catch.hpp>

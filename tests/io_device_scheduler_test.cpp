@@ -1,8 +1,8 @@
 // The FIFO semaphore behind device turns and the teacher gate, and the device scheduler: order of turns,
 // no starvation under continuous asking, several slots, leases given back on every path.
-#include "io/device_scheduler.hpp"
-#include "io/fifo_semaphore.hpp"
-#include "io/shared_limits_metrics.hpp"
+#include "sharing/device_scheduler.hpp"
+#include "sharing/fifo_semaphore.hpp"
+#include "sharing/shared_limits_metrics.hpp"
 #include "tests/eventually.hpp"
 
 #include <algorithm>

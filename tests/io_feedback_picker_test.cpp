@@ -1,5 +1,5 @@
 // Which mistakes of an exam pass the teacher is asked about when the quota is smaller than the mistakes.
-#include "io/feedback_picker.hpp"
+#include "io/loop/feedback_picker.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,5 +1,5 @@
 // Round 1's first pass: batches in the order the questions were asked, whatever order the answers come in.
-#include "io/first_pass.hpp"
+#include "io/loop/first_pass.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
 // The loop's bookkeeping without actors: the reflection pools and the run's journal.
-#include "io/reflection_pools.hpp"
-#include "io/run_records.hpp"
+#include "io/loop/reflection_pools.hpp"
+#include "io/store/run_records.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

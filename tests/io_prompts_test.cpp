@@ -1,6 +1,6 @@
 // The student's prompt and target, and their agreement with the grader.
-#include "io/answer_extraction.hpp"
-#include "io/prompts.hpp"
+#include "io/data/answer_extraction.hpp"
+#include "io/data/prompts.hpp"
 
 #include <catch2/catch.hpp>
 #include <string>

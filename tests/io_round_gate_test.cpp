@@ -1,5 +1,5 @@
 // The round gate: what comes for a round not yet in training waits, in arrival order, until that round trains.
-#include "io/round_gate.hpp"
+#include "io/loop/round_gate.hpp"
 
 #include <catch2/catch.hpp>
 

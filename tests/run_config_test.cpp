@@ -1,7 +1,8 @@
 // The run config as JSON: defaults, a lossless round trip, every kind of mistake named by its JSON path,
 // paths resolved against the config's directory, and docs/config.md naming every key.
-#include "io/embedded_default.hpp"
-#include "io/run_config_json.hpp"
+#include "io/config/embedded_default.hpp"
+#include "io/config/run_config_json.hpp"
+#include "io/teacher/run_prompts.hpp"
 #include "run_config_sample.hpp"
 #include "teacher_test_support.hpp"
 

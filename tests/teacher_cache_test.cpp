@@ -1,7 +1,7 @@
 // The teacher cache: keys, the SQLite file shared by objects and processes, and the caching backend in
 // front of the real client, which must never pay twice for an answer.
-#include "io/caching_teacher.hpp"
-#include "io/teacher_cache.hpp"
+#include "io/teacher/caching_teacher.hpp"
+#include "io/teacher/teacher_cache.hpp"
 #include "tests/teacher_test_support.hpp"
 
 #include <algorithm>

@@ -1,8 +1,8 @@
 // The OpenAI-compatible client against a loopback teacher server: answers, retries, timeouts, refusals,
 // the API key, cancellation, the concurrency limit and the budget; plus the pure retry and URL rules.
-#include "io/http_endpoint.hpp"
-#include "io/openai_client.hpp"
-#include "io/retry_policy.hpp"
+#include "io/http/http_endpoint.hpp"
+#include "io/teacher/openai_client.hpp"
+#include "io/http/retry_policy.hpp"
 #include "tests/teacher_test_support.hpp"
 
 #include <boost/asio/io_context.hpp>

@@ -1,6 +1,6 @@
 // The client's https path against a loopback TLS server with a self-signed certificate: verification
 // refuses it by default, and the explicit opt-out for local endpoints accepts it.
-#include "io/openai_client.hpp"
+#include "io/teacher/openai_client.hpp"
 #include "tests/teacher_test_support.hpp"
 
 #include <atomic>

@@ -1,7 +1,7 @@
 // The teacher's prompts: requests built from templates, overrides checked, real-looking replies read.
-#include "io/answer_extraction.hpp"
-#include "io/prompts.hpp"
-#include "io/teacher_prompts.hpp"
+#include "io/data/answer_extraction.hpp"
+#include "io/data/prompts.hpp"
+#include "io/teacher/teacher_prompts.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

@@ -1,183 +1,17 @@
-// The teacher server over real loopback sockets: routes, injected faults, keys, limits, keep-alive,
-// latency, concurrency, counters and a prompt stop.
-#include "io/teacher_server.hpp"
+// The teacher server over loopback sockets: routes, keys, bad requests, keep-alive, latency, concurrency.
+#include "tests/teacher_server_support.hpp"
 
-#include <array>
 #include <atomic>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <mutex>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 #include <sstream>
 #include <thread>
+#include <vector>
 
-namespace {
-
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = net::ip::tcp;
-using json = nlohmann::json;
-using namespace std::chrono_literals;
-using tailor::teacher_fault;
-using fault_kind = tailor::teacher_fault::kind;
-using response_type = http::response<http::string_body>;
-
-// Answers "echo <i>: <last message>" for each of the n samples, on the caller's thread; "fail" fails.
-class echo_backend final : public tailor::teacher_backend {
-public:
-  void complete(tailor::chat_request request, callback done) override {
-    const std::string last = request.messages.back().content;
-    if (last == "fail")
-      return done(tailor::problem{"the echo backend refuses `fail`"});
-    tailor::chat_response response{"echo-1", {}, {static_cast<std::int64_t>(last.size()), 3 * request.n}};
-    for (int i = 0; i < request.n; ++i)
-      response.choices.push_back("echo " + std::to_string(i) + ": " + last);
-    done(std::move(response));
-  }
-  void cancel_all() override {}
-};
-
-// Keeps every callback and never answers, like a backend hung on a dead upstream.
-class silent_backend final : public tailor::teacher_backend {
-public:
-  void complete(tailor::chat_request, callback done) override {
-    std::lock_guard lock(mutex);
-    pending.push_back(std::move(done));
-  }
-  void cancel_all() override {}
-  std::size_t waiting() {
-    std::lock_guard lock(mutex);
-    return pending.size();
-  }
-  std::mutex mutex;
-  std::vector<callback> pending;
-};
-
-std::unique_ptr<tailor::teacher_server> start(tailor::teacher_backend& backend,
-                                              tailor::teacher_server_options options = {}) {
-  auto server = tailor::teacher_server::start(backend, std::move(options));
-  INFO((server ? "" : server.error().message));
-  REQUIRE(server);
-  REQUIRE(server.value()->port() != 0);
-  return std::move(server.value());
-}
-
-std::string chat_body(const std::string& content, int n = 1) {
-  return json{{"model", "student-helper"}, {"messages", {{{"role", "user"}, {"content", content}}}}, {"n", n}}
-      .dump();
-}
-
-http::request<http::string_body> make_request(http::verb method, std::string target, std::string body = {},
-                                              std::string key = {}) {
-  http::request<http::string_body> request{method, target, 11};
-  request.set(http::field::host, "127.0.0.1");
-  if (!key.empty())
-    request.set(http::field::authorization, "Bearer " + key);
-  if (method == http::verb::post)
-    request.set(http::field::content_type, "application/json");
-  request.body() = std::move(body);
-  request.prepare_payload();
-  return request;
-}
-
-http::request<http::string_body> chat_request(const std::string& content, std::string key = {}) {
-  return make_request(http::verb::post, "/v1/chat/completions", chat_body(content), std::move(key));
-}
-
-// A synchronous client on one connection; each step is bounded by a deadline so that a test never hangs.
-class client {
-public:
-  // Connection errors show in the first send, so that clients on other threads make no Catch2 assertion.
-  explicit client(std::uint16_t port) : stream_(ioc_) {
-    stream_.expires_after(5s);
-    stream_.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port),
-                          [&](beast::error_code ec) { connect_error_ = ec; });
-    run();
-  }
-
-  beast::error_code send(const http::request<http::string_body>& request) {
-    if (connect_error_)
-      return connect_error_;
-    beast::error_code error;
-    stream_.expires_after(10s);
-    http::async_write(stream_, request, [&](beast::error_code ec, std::size_t) { error = ec; });
-    run();
-    return error;
-  }
-
-  beast::error_code send_raw(const std::string& bytes) {
-    beast::error_code error;
-    stream_.expires_after(10s);
-    net::async_write(stream_, net::buffer(bytes), [&](beast::error_code ec, std::size_t) { error = ec; });
-    run();
-    return error;
-  }
-
-  // The next response, or why none came (end_of_stream: the server closed the connection).
-  std::pair<beast::error_code, response_type> receive(std::chrono::seconds timeout = 10s) {
-    beast::error_code error;
-    response_type response;
-    stream_.expires_after(timeout);
-    http::async_read(stream_, buffer_, response, [&](beast::error_code ec, std::size_t) { error = ec; });
-    run();
-    return {error, std::move(response)};
-  }
-
-  response_type exchange(const http::request<http::string_body>& request) {
-    const beast::error_code sent = send(request);
-    INFO(sent.message());
-    REQUIRE_FALSE(sent);
-    auto [error, response] = receive();
-    INFO(error.message());
-    REQUIRE_FALSE(error);
-    return std::move(response);
-  }
-
-private:
-  void run() {
-    ioc_.restart();
-    ioc_.run();
-  }
-
-  net::io_context ioc_;
-  beast::error_code connect_error_;
-  beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
-};
-
-// The OpenAI error message of a response, checking its shape on the way.
-std::string error_message(const response_type& response, const std::string& type = "invalid_request_error") {
-  const json body = json::parse(response.body());
-  REQUIRE(body.at("error").at("type") == type);
-  return body.at("error").at("message").get<std::string>();
-}
-
-// The counters as (requests, completions, faults, unauthorized), to compare in one check.
-std::array<std::size_t, 4> counts(const tailor::teacher_server& server) {
-  const auto stats = server.stats();
-  return {stats.requests, stats.completions, stats.faults, stats.unauthorized};
-}
-using four = std::array<std::size_t, 4>;
-
-template <class Condition>
-bool eventually(Condition condition) {
-  for (auto deadline = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < deadline;
-       std::this_thread::sleep_for(5ms))
-    if (condition())
-      return true;
-  return false;
-}
-
-} // namespace
+using namespace tailor::server_test;
 
 TEST_CASE("teacher server answers chat completions in OpenAI's shape", "[server]") {
   echo_backend backend;
@@ -215,68 +49,6 @@ TEST_CASE("teacher server answers chat completions in OpenAI's shape", "[server]
   CHECK(failed.result() == http::status::internal_server_error);
   CHECK(error_message(failed, "server_error").find("refuses `fail`") != std::string::npos);
   CHECK(counts(*server) == four{3, 2, 0, 0});
-}
-
-TEST_CASE("teacher server plays scripted faults in order, then serves normally", "[server]") {
-  echo_backend backend;
-  tailor::teacher_server_options options;
-  options.scripted_faults = {{fault_kind::rate_limited, 7}, {fault_kind::server_error},
-                             {fault_kind::malformed},       {fault_kind::bad_request},
-                             {fault_kind::timeout, 1, 300}, {fault_kind::none}};
-  auto server = start(backend, options);
-  const auto fresh_exchange = [&] { return client(server->port()).exchange(chat_request("q")); };
-
-  const auto limited = fresh_exchange();
-  CHECK(limited.result() == http::status::too_many_requests);
-  CHECK(limited[http::field::retry_after] == "7");
-  CHECK(json::parse(limited.body())["error"]["code"] == "rate_limit_exceeded");
-  const auto crashed = fresh_exchange();
-  CHECK(crashed.result() == http::status::internal_server_error);
-  error_message(crashed, "server_error");
-  const auto garbled = fresh_exchange();
-  CHECK(garbled.result() == http::status::ok);
-  CHECK_FALSE(json::accept(garbled.body()));
-  CHECK_FALSE(tailor::parse_chat_response(garbled.body()));
-  const auto refused = fresh_exchange();
-  CHECK(refused.result() == http::status::bad_request);
-  error_message(refused);
-
-  client stalled(server->port());
-  const auto sent_at = std::chrono::steady_clock::now();
-  REQUIRE_FALSE(stalled.send(chat_request("q")));
-  const auto [error, nothing] = stalled.receive();
-  CHECK(error == http::error::end_of_stream);
-  CHECK(std::chrono::steady_clock::now() - sent_at >= 250ms);
-
-  for (int i = 0; i < 2; ++i)
-    CHECK(fresh_exchange().result() == http::status::ok);
-  CHECK(counts(*server) == four{7, 2, 5, 0});
-}
-
-TEST_CASE("teacher server draws random faults from its seed", "[server]") {
-  echo_backend backend;
-  tailor::teacher_server_options options;
-  options.fault_rate = 1;
-  options.fault_stall_ms = 20;
-  options.seed = 42;
-  const auto outcomes = [&] {
-    auto server = start(backend, options);
-    std::vector<std::string> seen;
-    for (int i = 0; i < 40; ++i) {
-      client connection(server->port());
-      REQUIRE_FALSE(connection.send(chat_request("q")));
-      const auto [error, response] = connection.receive();
-      seen.push_back(error                           ? "closed"
-                     : json::accept(response.body()) ? std::to_string(response.result_int())
-                                                     : "malformed");
-    }
-    CHECK(counts(*server) == four{40, 0, 40, 0});
-    return seen;
-  };
-  const auto first = outcomes();
-  CHECK(std::set<std::string>(first.begin(), first.end()) ==
-        std::set<std::string>{"429", "500", "closed", "malformed"});
-  CHECK(outcomes() == first);
 }
 
 TEST_CASE("teacher server requires the API key when given one, and never logs it", "[server]") {
@@ -400,40 +172,6 @@ TEST_CASE("teacher server keeps connections alive and serves many at once", "[se
   // 50 answers of ~200 ms each in well under 50 * 200 ms: the latency waits overlap.
   CHECK(std::chrono::steady_clock::now() - began < 5s);
   CHECK(counts(*server) == four{concurrent + 3, concurrent + 3, 0, 0});
-}
-
-TEST_CASE("teacher server stops promptly with a stalled request and a silent backend", "[server]") {
-  SECTION("a stalled request") {
-    echo_backend backend;
-    tailor::teacher_server_options options;
-    options.scripted_faults = {{fault_kind::timeout, 1, 60000}};
-    auto server = start(backend, options);
-    std::atomic<bool> cut_off{false};
-    std::thread waiting([&] {
-      client connection(server->port());
-      if (!connection.send(chat_request("q")))
-        cut_off = static_cast<bool>(connection.receive(30s).first);
-    });
-    REQUIRE(eventually([&] { return server->stats().requests == 1; }));
-    const auto began = std::chrono::steady_clock::now();
-    server->stop();
-    CHECK(std::chrono::steady_clock::now() - began < 2s);
-    waiting.join();
-    CHECK(cut_off);
-    server->stop(); // again: nothing happens
-  }
-  SECTION("a backend that never answers, then answers after the server is gone") {
-    silent_backend backend;
-    auto server = start(backend);
-    client connection(server->port());
-    REQUIRE_FALSE(connection.send(chat_request("q")));
-    REQUIRE(eventually([&] { return backend.waiting() == 1; }));
-    const auto began = std::chrono::steady_clock::now();
-    server.reset();
-    CHECK(std::chrono::steady_clock::now() - began < 2s);
-    CHECK(connection.receive(5s).first);
-    backend.pending.front()(tailor::chat_response{"late", {"too late"}, {}});
-  }
 }
 
 TEST_CASE("teacher server says why it cannot start", "[server]") {

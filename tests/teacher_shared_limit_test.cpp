@@ -1,7 +1,7 @@
 // Teacher clients sharing one limit (tailord --teacher-concurrency) against a loopback server: never more
 // requests at the teacher than the limit, turns taken in order, and a client that leaves frees its place.
-#include "io/fifo_semaphore.hpp"
-#include "io/openai_client.hpp"
+#include "sharing/fifo_semaphore.hpp"
+#include "io/teacher/openai_client.hpp"
 #include "tests/eventually.hpp"
 #include "tests/teacher_test_support.hpp"
 

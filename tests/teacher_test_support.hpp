@@ -2,9 +2,9 @@
 // of it, and a collector that waits for callbacks.
 #pragma once
 
-#include "io/chat.hpp"
-#include "io/openai_client.hpp"
-#include "io/teacher_server.hpp"
+#include "io/teacher/chat.hpp"
+#include "io/teacher/openai_client.hpp"
+#include "io/teacher/teacher_server.hpp"
 #include "tests/echo_teacher.hpp"
 
 #include <catch2/catch.hpp>

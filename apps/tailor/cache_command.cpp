@@ -1,7 +1,7 @@
 // `tailor cache stats`: what the teacher cache holds and what it has saved so far.
 #include "apps/tailor/cache_command.hpp"
 
-#include "io/teacher_cache.hpp"
+#include "io/teacher/teacher_cache.hpp"
 
 #include <CLI/CLI.hpp>
 #include <cstdio>

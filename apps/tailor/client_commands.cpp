@@ -1,9 +1,9 @@
-// The daemon's CLI client: each command is one or two API calls (io/api_client.hpp) and a printout.
+// The daemon's CLI client: each command is one or two API calls (io/api/api_client.hpp) and a printout.
 #include "apps/tailor/client_commands.hpp"
 
-#include "io/api_client.hpp"
-#include "io/progress_json.hpp"
-#include "io/run_records.hpp"
+#include "io/api/api_client.hpp"
+#include "io/store/progress_json.hpp"
+#include "io/store/run_records.hpp"
 
 #include <CLI/CLI.hpp>
 #include <cstdio>

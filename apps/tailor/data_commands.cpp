@@ -1,9 +1,9 @@
 // `tailor data generate|check`: make datasets and check them before a run spends money on them.
 #include "apps/tailor/data_commands.hpp"
 
-#include "io/arith.hpp"
-#include "io/datasets.hpp"
-#include "io/jsonl.hpp"
+#include "io/data/arith.hpp"
+#include "io/data/datasets.hpp"
+#include "io/common/jsonl.hpp"
 
 #include <CLI/CLI.hpp>
 #include <cerrno>

@@ -4,11 +4,11 @@
 #include "gpu/checkpoint.hpp"
 #include "gpu/generation.hpp"
 #include "gpu/student_exam.hpp"
-#include "io/atomic_file.hpp"
+#include "io/common/atomic_file.hpp"
 #include "gpu/runtime.hpp"
-#include "io/answer_extraction.hpp"
-#include "io/datasets.hpp"
-#include "io/prompts.hpp"
+#include "io/data/answer_extraction.hpp"
+#include "io/data/datasets.hpp"
+#include "io/data/prompts.hpp"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>

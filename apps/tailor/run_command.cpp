@@ -3,10 +3,10 @@
 #include "apps/tailor/run_command.hpp"
 
 #include "actors/run.hpp"
-#include "io/atomic_file.hpp"
-#include "io/embedded_default.hpp"
-#include "io/run_config_json.hpp"
-#include "io/run_records.hpp"
+#include "io/common/atomic_file.hpp"
+#include "io/config/embedded_default.hpp"
+#include "io/config/run_config_json.hpp"
+#include "io/store/run_records.hpp"
 #include "messages/atoms.hpp"
 #include "messages/registry.hpp"
 

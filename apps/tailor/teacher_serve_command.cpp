@@ -1,11 +1,11 @@
 // `tailor teacher-serve`: the built-in teacher behind an OpenAI-compatible endpoint, for tests and demos.
 #include "apps/tailor/teacher_serve_command.hpp"
 
-#include "io/arith.hpp"
-#include "io/builtin_teacher.hpp"
-#include "io/jsonl.hpp"
-#include "io/teacher_prompts.hpp"
-#include "io/teacher_server.hpp"
+#include "io/data/arith.hpp"
+#include "io/teacher/builtin_teacher.hpp"
+#include "io/common/jsonl.hpp"
+#include "io/teacher/teacher_prompts.hpp"
+#include "io/teacher/teacher_server.hpp"
 
 #include <CLI/CLI.hpp>
 #include <csignal>

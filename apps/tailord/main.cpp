@@ -1,7 +1,7 @@
-// tailord with the training loop: runs are launched by spawn_run (actors/run.hpp).
+// tailord: the daemon, its runs launched by the training loop's spawn_run (actors/run.hpp).
 #include "actors/run.hpp"
 #include "apps/tailord/tailord_main.hpp"
 
 int main(int argc, char** argv) {
-  return tailor::tailord_main(argc, argv, tailor::spawn_run);
+  return tailor::tailord_main(argc, argv, {.launcher = [] { return tailor::run_launcher{tailor::spawn_run}; }});
 }

@@ -2,10 +2,9 @@
 // is told to stop.
 #include "apps/tailord/tailord_main.hpp"
 
-#include "actors/simulated_run.hpp"
-#include "apps/tailord/daemon_core.hpp"
-#include "io/api_client.hpp"
-#include "io/run_config_json.hpp"
+#include "daemon/daemon_core.hpp"
+#include "io/api/api_client.hpp"
+#include "io/config/run_config_json.hpp"
 #include "messages/registry.hpp"
 
 #include <CLI/CLI.hpp>
@@ -42,15 +41,13 @@ result<std::string> read_token(const std::filesystem::path& file) {
 
 } // namespace
 
-int tailord_main(int argc, char** argv, run_launcher loop) {
+int tailord_main(int argc, char** argv, run_launch_setup launch) {
   CLI::App app{"tailord: the tailor daemon. Runs training jobs, serves their progress over HTTP and "
                "websockets, and resumes unfinished runs after a restart"};
   daemon_options options;
   options.server.web_root = TAILOR_WEB_ROOT;
   std::string listen = "127.0.0.1:8470";
   std::filesystem::path token_file;
-  bool simulate = !loop;
-  int step_ms = 50;
   app.add_option("--data-dir", options.data_dir, "where runs live: <data-dir>/runs/<id>/")->required();
   app.add_option("--listen", listen,
                  "HOST:PORT to serve on (port 0: any free port); binding a non-loopback "
@@ -76,19 +73,14 @@ int tailord_main(int argc, char** argv, run_launcher loop) {
   app.add_option("--client-queue", options.server.client_queue,
                  "events buffered per websocket client before the oldest are dropped")
       ->capture_default_str();
-  auto* simulate_flag =
-      app.add_flag("--simulate", simulate, "simulate runs instead of training (no GPU, seconds long)");
-  app.add_option("--simulate-step-ms", step_ms, "a simulated run's time per training step")
-      ->capture_default_str();
+  if (launch.add_options)
+    launch.add_options(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     const int code = app.exit(error);
     return code == 0 ? 0 : exit_usage;
   }
-  if (!loop && simulate_flag->count() == 0)
-    std::cerr << "tailord: this build has no training loop; every run is simulated\n";
-
   auto endpoint = parse_api_endpoint(listen, true);
   if (!endpoint) {
     std::cerr << "tailord: --listen: " << endpoint.error().message << '\n';
@@ -104,15 +96,7 @@ int tailord_main(int argc, char** argv, run_launcher loop) {
     }
     options.server.token = token.value();
   }
-  if (simulate) {
-    simulated_run_options sim;
-    sim.step_interval = std::chrono::milliseconds(std::max(step_ms, 0));
-    options.launch = [sim](caf::actor_system& system, run_spec spec, caf::actor listener) {
-      return spawn_simulated_run(system, std::move(spec), std::move(listener), sim);
-    };
-  } else {
-    options.launch = std::move(loop);
-  }
+  options.launch = launch.launcher();
   options.parse = run_config_from_json;
 
   // Every thread started from here on inherits this mask, so the signals reach only the sigwait below.
@@ -134,7 +118,7 @@ int tailord_main(int argc, char** argv, run_launcher loop) {
   }
   const bool ipv6 = endpoint->host.find(':') != std::string::npos;
   std::cout << "tailord: listening on http://" << (ipv6 ? "[" + endpoint->host + "]" : endpoint->host) << ":"
-            << core.value()->port() << (simulate ? " (simulated runs)" : "") << std::endl;
+            << core.value()->port() << launch.banner << std::endl;
   int received = 0;
   sigwait(&stop_signals, &received);
   std::cerr << "tailord: stopping; unfinished runs resume at the next start\n";

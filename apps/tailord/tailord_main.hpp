@@ -1,13 +1,26 @@
 // tailord's command line and life cycle, shared by the daemon (with the training loop) and its simulated
-// twin (tailord-simulated, for tests and demos without a GPU or LibTorch).
+// twin in the tests (tests/support: tailord-simulated, for the daemon's tests and benchmark).
 #pragma once
 
-#include "actors/run_registry.hpp"
+#include "daemon/run_registry.hpp"
+
+#include <functional>
+#include <string>
+
+namespace CLI {
+class App;
+}
 
 namespace tailor {
 
-// Parses the command line, starts the daemon and serves until SIGINT or SIGTERM. `loop` launches real
-// runs; when it is empty, every run is simulated (as with --simulate). Returns the exit status.
-int tailord_main(int argc, char** argv, run_launcher loop);
+// How the program launches runs: options of its own on the command line, then, once parsed, the launcher.
+struct run_launch_setup {
+  std::function<void(CLI::App&)> add_options; // may be empty
+  std::function<run_launcher()> launcher;
+  std::string banner; // added to "listening on ..." (e.g. " (simulated runs)")
+};
+
+// Parses the command line, starts the daemon and serves until SIGINT or SIGTERM. Returns the exit status.
+int tailord_main(int argc, char** argv, run_launch_setup launch);
 
 } // namespace tailor

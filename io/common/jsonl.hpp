@@ -1,0 +1,31 @@
+// Reads JSON Lines files: one JSON object per non-blank line, every problem worded "file:line: what".
+#pragma once
+
+#include "io/common/result.hpp"
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string_view>
+
+namespace tailor {
+
+struct jsonl_record {
+  std::size_t line = 0;  // 1-based line number in the file
+  nlohmann::json object; // always a JSON object
+};
+
+// Calls `visit` once per non-blank line, in file order, with the parsed object or with that line's problem
+// ("train.jsonl:3: invalid UTF-8 at byte 12", "...: invalid JSON: ...", "...: expected a JSON object, got
+// array"), so that a caller can report every bad line and not only the first. Returns a file-level problem
+// when the file cannot be opened or read, or holds no non-blank line. Never throws; an exception thrown by
+// `visit` is reported as a file-level problem.
+status for_each_jsonl_record(const std::filesystem::path& file,
+                             const std::function<void(result<jsonl_record>)>& visit);
+
+// The position of the first byte that is not valid UTF-8 (overlong forms, surrogates and code points above
+// U+10FFFF included), or `text.size()` when all of it is valid.
+std::size_t first_invalid_utf8(std::string_view text);
+
+} // namespace tailor

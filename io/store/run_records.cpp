@@ -1,0 +1,169 @@
+#include "io/store/run_records.hpp"
+
+#include "io/common/atomic_file.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <optional>
+#include <sstream>
+#include <unistd.h>
+
+namespace tailor {
+
+nlohmann::json to_json(const round_record& r) {
+  return {{"round", r.round},
+          {"accuracy", r.accuracy},
+          {"exam_questions", r.exam_questions},
+          {"wrong_answers", r.wrong_answers},
+          {"mistakes", r.mistakes},
+          {"teacher_requests", r.teacher_requests},
+          {"teacher_rationales", r.teacher_rationales},
+          {"teacher_tokens", r.teacher_tokens},
+          {"teacher_cost_usd", r.teacher_cost_usd},
+          {"loss", r.loss},
+          {"triplet_loss", r.triplet_loss},
+          {"steps", r.steps},
+          {"wall_seconds", r.wall_seconds},
+          {"weights_version", r.weights_version},
+          {"checkpoint", r.checkpoint}};
+}
+
+result<round_record> round_record_from_json(const nlohmann::json& j) {
+  try {
+    round_record r;
+    r.round = j.at("round").get<std::uint32_t>();
+    r.accuracy = j.at("accuracy").get<double>();
+    r.exam_questions = j.value("exam_questions", std::uint64_t{0});
+    r.wrong_answers = j.value("wrong_answers", std::uint64_t{0});
+    r.mistakes = j.value("mistakes", std::uint64_t{0});
+    r.teacher_requests = j.value("teacher_requests", std::uint64_t{0});
+    r.teacher_rationales = j.value("teacher_rationales", std::uint64_t{0});
+    r.teacher_tokens = j.value("teacher_tokens", std::uint64_t{0});
+    r.teacher_cost_usd = j.value("teacher_cost_usd", 0.0);
+    r.loss = j.value("loss", 0.0);
+    r.triplet_loss = j.value("triplet_loss", 0.0);
+    r.steps = j.value("steps", std::uint64_t{0});
+    r.wall_seconds = j.value("wall_seconds", 0.0);
+    r.weights_version = j.value("weights_version", std::uint64_t{0});
+    r.checkpoint = j.at("checkpoint").get<std::string>();
+    return r;
+  } catch (const nlohmann::json::exception& error) {
+    return problem{std::string{"round record: "} + error.what()};
+  }
+}
+
+status append_journal(const std::filesystem::path& journal, const round_record& record) {
+  const auto line = to_json(record).dump() + "\n";
+  int fd = ::open(journal.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return problem{journal.string() + ": cannot open: " + std::strerror(errno)};
+  const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  const bool synced = written && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced)
+    return problem{journal.string() + ": cannot append: " + std::strerror(errno)};
+  return ok_status();
+}
+
+result<std::vector<round_record>> read_journal(const std::filesystem::path& journal) {
+  std::vector<round_record> records;
+  std::ifstream in{journal};
+  if (!in)
+    return records;
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty())
+      lines.push_back(line);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    auto json = nlohmann::json::parse(lines[i], nullptr, false);
+    const bool last = i + 1 == lines.size();
+    if (json.is_discarded()) {
+      if (last)
+        break; // torn by a crash while appending
+      return problem{journal.string() + ":" + std::to_string(i + 1) + ": not JSON"};
+    }
+    auto record = round_record_from_json(json);
+    if (!record)
+      return problem{journal.string() + ":" + std::to_string(i + 1) + ": " + record.error().message};
+    records.push_back(std::move(record.value()));
+  }
+  return records;
+}
+
+status write_results(const std::filesystem::path& file, const std::string& run_id, const std::string& mode,
+                     const std::string& strategy, bool finished, const std::vector<round_record>& rounds) {
+  auto list = nlohmann::json::array();
+  for (const auto& r : rounds)
+    list.push_back(to_json(r));
+  const nlohmann::json results{{"run_id", run_id},   {"mode", mode},           {"strategy", strategy},
+                               {"finished", finished}, {"rounds", std::move(list)}};
+  return write_file_atomically(file, results.dump(2) + "\n");
+}
+
+std::string results_table(const std::vector<round_record>& rounds) {
+  std::ostringstream out;
+  char line[256];
+  std::snprintf(line, sizeof line, "%5s %9s %9s %9s %9s %11s %8s %7s %8s\n", "round", "accuracy", "exam q",
+                "mistakes", "requests", "tok (teach)", "loss", "steps", "wall s");
+  out << line;
+  for (const auto& r : rounds) {
+    std::snprintf(line, sizeof line, "%5u %8.1f%% %9llu %9llu %9llu %11llu %8.3f %7llu %8.0f\n", r.round,
+                  100.0 * r.accuracy, static_cast<unsigned long long>(r.exam_questions),
+                  static_cast<unsigned long long>(r.mistakes), static_cast<unsigned long long>(r.teacher_requests),
+                  static_cast<unsigned long long>(r.teacher_tokens), r.loss,
+                  static_cast<unsigned long long>(r.steps), r.wall_seconds);
+    out << line;
+  }
+  return out.str();
+}
+
+namespace {
+
+// The lines of a metrics file up to `last_kept_step`, or nothing when there is no such file.
+std::optional<std::string> metrics_through(const std::filesystem::path& file, std::uint64_t last_kept_step) {
+  std::ifstream in(file);
+  if (!in)
+    return std::nullopt;
+  std::string kept, line;
+  bool dropped = false;
+  while (std::getline(in, line)) {
+    const auto json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    const bool keep = json.is_object() && json.contains("step") && json["step"].is_number_unsigned() &&
+                      json["step"].get<std::uint64_t>() <= last_kept_step;
+    if (keep)
+      kept += line + '\n';
+    dropped |= !keep;
+  }
+  return dropped ? std::optional{kept} : std::nullopt;
+}
+
+} // namespace
+
+metrics_log::metrics_log(const std::filesystem::path& file, std::uint64_t last_kept_step) {
+  if (auto kept = metrics_through(file, last_kept_step))
+    (void)write_file_atomically(file, *kept); // if this fails the extra lines only cost a plot
+  out_.open(file, std::ios::app);
+}
+
+void metrics_log::append(const training_metrics& m, double elapsed_seconds) {
+  if (!out_)
+    return;
+  out_ << nlohmann::json{{"step", m.step},
+                         {"round", m.round},
+                         {"lm_loss", m.lm_loss},
+                         {"triplet_loss", m.triplet_loss},
+                         {"total_loss", m.total_loss},
+                         {"learning_rate", m.learning_rate},
+                         {"tokens", m.tokens},
+                         {"triplet_examples", m.triplet_examples},
+                         {"seconds", elapsed_seconds}}
+              .dump()
+       << '\n';
+  out_.flush();
+}
+
+} // namespace tailor
