@@ -81,8 +81,7 @@ std::optional<std::string> build_student(trainer_state_t& s, const std::string& 
   if (!device)
     return device.error().message;
   s.device = device.value();
-  if (s.config.threads > 0)
-    gpu::set_torch_threads(static_cast<int>(s.config.threads));
+  gpu::set_torch_threads(static_cast<int>(s.config.threads)); // this actor's own thread (gpu/runtime.hpp)
   std::optional<gpu::llama_for_causal_lm> model;
   std::optional<gpu::adamw_state> optimizer_state;
   std::optional<gpu::trainer_state> trainer_state;

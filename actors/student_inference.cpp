@@ -73,6 +73,7 @@ student_inference(student_inference_actor::stateful_pointer<inference_state> sel
         if (s.exams.empty())
           return;
         auto& exam = s.exams.front();
+        gpu::set_torch_threads(static_cast<int>(s.config.threads)); // this actor's own thread (gpu/runtime.hpp)
         auto turn = take_device_turn(s.devices.get(), s.device);
         if (auto error = ensure_loaded(s, s.newest))
           return fail(*error);
@@ -97,6 +98,7 @@ student_inference(student_inference_actor::stateful_pointer<inference_state> sel
       [self, fail](eval_atom, const std::vector<example>& questions, const weights_snapshot& snapshot,
                    std::uint32_t round) {
         auto& s = self->state;
+        gpu::set_torch_threads(static_cast<int>(s.config.threads));
         auto turn = take_device_turn(s.devices.get(), s.device);
         if (auto error = ensure_loaded(s, snapshot))
           return fail(*error);

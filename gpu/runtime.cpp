@@ -43,8 +43,7 @@ result<std::string> resolve_device(std::string_view preference) {
 }
 
 int set_torch_threads(int threads) {
-  if (threads > 0)
-    torch::set_num_threads(threads);
+  torch::set_num_threads(threads > 0 ? threads : at::intraop_default_num_threads());
   return torch::get_num_threads();
 }
 

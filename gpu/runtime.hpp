@@ -21,7 +21,11 @@ runtime_info describe_runtime();
 // "cuda:0". Asking for a GPU that is not there is an error, never a silent fall-back.
 result<std::string> resolve_device(std::string_view preference);
 
-// Sets LibTorch's intra-op threads; 0 leaves its default. Returns the count now in effect.
+// Sets LibTorch's intra-op threads for the calling thread: `threads`, or with 0 LibTorch's default for this
+// machine (its physical cores, or OMP_NUM_THREADS). Returns the count now in effect. Each thread that runs
+// LibTorch work calls it: OpenMP's and MKL's counts are per thread, and a thread that never sets them starts
+// from whatever another thread set last, so in a process with several runs (tailord) a run's numbers would
+// depend on which runs are beside it (reductions sum in another order with another thread count).
 int set_torch_threads(int threads);
 
 } // namespace tailor::gpu

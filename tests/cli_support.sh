@@ -53,3 +53,18 @@ start_daemon() {
   [[ -n $port ]] || fail "tailord did not start"
   export TAILOR_SERVER="http://127.0.0.1:$port"
 }
+
+# Stops the daemon start_daemon started with SIGTERM; it must exit cleanly.
+stop_daemon_cleanly() {
+  kill -TERM "$daemon_pid"
+  wait "$daemon_pid" || fail "tailord did not stop cleanly on SIGTERM"
+  daemon_pid=""
+}
+
+# Waits for each run ID in the daemon to finish (`tailor watch`).
+watch_runs() {
+  local id
+  for id in "$@"; do
+    "$tailor" watch "$id" >"$work/out" 2>&1 || fail "$id did not finish"
+  done
+}

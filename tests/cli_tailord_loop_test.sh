@@ -37,9 +37,7 @@ start_daemon --data-dir "$work/data"
 python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert [x['round'] for x in r['rounds']]==[1,2,3], r" \
   "$work/out" || fail "the resumed run's rounds are not 1, 2, 3, each once"
 curl --silent "$TAILOR_SERVER/v1/runs/micro" | grep -q '"resumed":1' || fail "the run was not resumed once"
-kill -TERM "$daemon_pid"
-wait "$daemon_pid" || fail "tailord did not stop cleanly on SIGTERM"
-daemon_pid=""
+stop_daemon_cleanly
 
 # Two runs, one device slot: they take turns at each training step and exam chunk, so both advance together
 # rather than one after the other.
@@ -58,10 +56,6 @@ for id in first second; do
     fail "$id finished before the other had trained 10 steps: the runs went one after the other"
 done
 curl --silent "$TAILOR_SERVER/metrics" | grep -q 'tailor_device_slots{device="cpu"} 1' || fail "/metrics shows no device turns"
-for id in first second; do
-  "$tailor" watch "$id" >"$work/out" 2>&1 || fail "$id did not finish"
-done
-kill -TERM "$daemon_pid"
-wait "$daemon_pid" || fail "tailord did not stop cleanly on SIGTERM"
-daemon_pid=""
+watch_runs first second
+stop_daemon_cleanly
 echo ok

@@ -5,8 +5,10 @@
 #include <catch2/catch.hpp>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 namespace {
 
@@ -137,4 +139,29 @@ TEST_CASE("LibTorch runs on the CPU even though it is the CUDA build", "[gpu][ru
   auto y = torch::mm(x, x);
   CHECK(y.sum().item<float>() == Approx(64.0f));
   CHECK(tailor::gpu::set_torch_threads(1) == 1);
+}
+
+// Two runs in one process (tailord) must not change each other's thread counts: each LibTorch thread pins its
+// own, and a thread that did keeps it whatever another thread sets afterwards.
+TEST_CASE("set_torch_threads pins the calling thread's count, not another's", "[gpu][runtime]") {
+  std::atomic<int> stage{0};
+  int seen_before = 0, seen_after = 0;
+  std::thread exam{[&] {
+    seen_before = tailor::gpu::set_torch_threads(1);
+    stage = 1;
+    while (stage.load() < 2)
+      std::this_thread::yield();
+    seen_after = torch::get_num_threads();
+  }};
+  while (stage.load() < 1)
+    std::this_thread::yield();
+  CHECK(tailor::gpu::set_torch_threads(2) == 2); // "another run" on this thread
+  stage = 2;
+  exam.join();
+  CHECK(seen_before == 1);
+  CHECK(seen_after == 1);
+  // 0: LibTorch's default for this machine, set explicitly rather than left as the thread had it.
+  tailor::gpu::set_torch_threads(at::intraop_default_num_threads() + 1);
+  CHECK(tailor::gpu::set_torch_threads(0) == at::intraop_default_num_threads());
+  tailor::gpu::set_torch_threads(1);
 }
