@@ -149,6 +149,12 @@ expect_status 0 "$tailor" run micro.json --rounds 1 --out resumed
 expect_status 0 "$tailor" run micro.json --rounds 3 --out resumed
 expect_output "resumed after round 1"
 check_results resumed 3 round tailored
+# Another config in a run directory would mix two runs: refused, naming what differs; the run is untouched.
+cp resumed/results.json resumed-results.json
+expect_status 2 "$tailor" run micro.json --mode continuous --out resumed
+expect_output "holds a run of another config"
+expect_output 'mode: "round" there, "continuous" here'
+cmp -s resumed/results.json resumed-results.json || fail "a refused resume changed the run's results"
 # A resumed run asks the teacher about the questions the uninterrupted one would have (the ablation's are
 # chosen by the seed alone), not about round 1's again.
 expect_status 0 "$tailor" run micro.json --ablation --rounds 1 --out ablation-resumed

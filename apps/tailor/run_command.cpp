@@ -4,6 +4,7 @@
 
 #include "actors/run.hpp"
 #include "io/common/atomic_file.hpp"
+#include "io/config/config_differences.hpp"
 #include "io/config/embedded_default.hpp"
 #include "io/config/run_config_json.hpp"
 #include "io/store/run_records.hpp"
@@ -103,10 +104,37 @@ result<run_config> config_of(const run_options& options) {
   return config;
 }
 
+// A run directory resumes the run it holds. Another config there (another seed, say) would mix two runs in
+// one; only `rounds` may differ, as more rounds extend a finished run.
+status check_resumable(const run_config& config) {
+  const std::filesystem::path dir{config.output_dir};
+  std::ifstream in{dir / "config.json"};
+  if (!std::filesystem::exists(dir / "journal.jsonl") || !in)
+    return ok_status();
+  auto there = nlohmann::json::parse(in, nullptr, false);
+  if (there.is_discarded())
+    return problem{(dir / "config.json").string() + " is not valid JSON; give --out a new directory"};
+  auto here = to_json(config);
+  there.erase("rounds");
+  here.erase("rounds");
+  const auto differences = config_differences(there, here);
+  if (differences.empty())
+    return ok_status();
+  std::string listed;
+  for (const auto& line : differences)
+    listed += "\n  " + line;
+  return problem{dir.string() + " holds a run of another config, which this one would resume:" + listed +
+                 "\nrun it with its own config to resume it, or give --out a new directory"};
+}
+
 int run_job(const run_options& options) {
   auto config = config_of(options);
   if (!config) {
     std::cerr << "tailor run: " << config.error().message << "\n";
+    return 2;
+  }
+  if (auto resumable = check_resumable(*config); !resumable) {
+    std::cerr << "tailor run: " << resumable.error().message << "\n";
     return 2;
   }
   std::error_code error;
