@@ -1,4 +1,4 @@
-// tailord's core (apps/tailord/daemon_core.hpp) and the bridge from the server's threads to the actors.
+// tailord's core (daemon/daemon_core.hpp) and the bridge from the server's threads to the actors.
 #include "daemon/daemon_core.hpp"
 
 #include "daemon/progress_hub.hpp"

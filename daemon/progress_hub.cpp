@@ -1,4 +1,4 @@
-// The progress hub (actors/progress_hub.hpp): per-run state and chart history, fan-out to queues.
+// The progress hub (daemon/progress_hub.hpp): per-run state and chart history, fan-out to queues.
 #include "daemon/progress_hub.hpp"
 
 #include "io/store/progress_json.hpp"

@@ -1,4 +1,4 @@
-// The run registry (actors/run_registry.hpp): one record per run, persisted at each phase change; runs are
+// The run registry (daemon/run_registry.hpp): one record per run, persisted at each phase change; runs are
 // launched through the injected launcher and watched, and unfinished ones are resumed at start.
 #include "daemon/run_registry.hpp"
 

@@ -1,79 +1,24 @@
-// The training step on a tiny CPU model: it learns, schedules, clips, accumulates, reproduces and batches.
+// The training step on a tiny model: learning, schedule, clipping, accumulation, seeds, triplets, GPU.
 #include "gpu/lr_schedule.hpp"
-#include "gpu/train_batches.hpp"
 #include "gpu/train_step.hpp"
+#include "tests/gpu_train_support.hpp"
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <map>
-#include <random>
-#include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 using namespace tailor;
 using namespace tailor::gpu;
+using namespace tailor::train_test;
 
 namespace {
-
-gpu::llama_config tiny_config() {
-  gpu::llama_config c;
-  c.hidden_size = 32;
-  c.intermediate_size = 64;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
-  c.vocab_size = 64;
-  return c;
-}
 
 llama_for_causal_lm tiny_model(std::uint64_t seed = 1) {
   torch::manual_seed(seed);
   return llama_for_causal_lm(tiny_config());
-}
-
-std::vector<int> random_tokens(std::mt19937& rng, std::size_t count) {
-  std::uniform_int_distribution<int> token(3, tiny_config().vocab_size - 1);
-  std::vector<int> out(count);
-  for (auto& t : out)
-    t = token(rng);
-  return out;
-}
-
-// Examples of uneven lengths (so micro-batches pad differently); every other one carries a full triplet.
-std::vector<tailored_example> random_examples(std::size_t count, bool triplets, unsigned seed = 5) {
-  std::mt19937 rng(seed);
-  std::vector<tailored_example> out;
-  for (std::size_t i = 0; i < count; ++i) {
-    tailored_example e;
-    e.prefix = random_tokens(rng, 6 + i % 3);
-    e.prefix.insert(e.prefix.begin(), 1); // BOS
-    e.target = random_tokens(rng, 10 + 2 * (i % 4));
-    e.target.push_back(2); // EOS
-    if (triplets && i % 2 == 0) {
-      e.anchor = std::vector<int>(e.target.begin(), e.target.end() - 1);
-      e.positive = random_tokens(rng, 7 + i % 2);
-      e.negative = random_tokens(rng, 9);
-    }
-    out.push_back(std::move(e));
-  }
-  return out;
-}
-
-trainer_options options_with(double lr, std::uint32_t warmup, lr_schedule kind, std::uint64_t total_steps) {
-  trainer_options o;
-  o.optimizer.learning_rate = lr;
-  o.optimizer.warmup_steps = warmup;
-  o.optimizer.schedule = kind;
-  o.total_steps = total_steps;
-  o.device = "cpu";
-  return o;
-}
-
-trainer make_trainer(llama_for_causal_lm model, const trainer_options& options) {
-  auto made = trainer::create(std::move(model), options);
-  REQUIRE(made.ok());
-  return std::move(made).value();
 }
 
 double global_grad_norm(llama_for_causal_lm& model) {
@@ -266,97 +211,6 @@ TEST_CASE("the triplet term counts when triplets exist and adds nothing when all
   // Same tokens, same model: the masked triplets leave the update exactly that of plain L_lm.
   CHECK(m->lm_loss == p->lm_loss);
   CHECK(max_difference(masked.model()->parameters(), plain.model()->parameters()) == 0);
-}
-
-TEST_CASE("batches never hold two items of one question and use the fewest batches", "[gpu][train]") {
-  std::mt19937 sizes(3);
-  std::vector<std::string> question_of_item;
-  std::size_t most = 0;
-  for (int q = 0; q < 40; ++q) {
-    const std::size_t n = 1 + sizes() % 5;
-    most = std::max(most, n);
-    for (std::size_t k = 0; k < n; ++k)
-      question_of_item.push_back("question-" + std::to_string(q));
-  }
-  question_of_item.insert(question_of_item.end(), 12, "crowded"); // more items than there are batches of 16
-  const std::size_t batch_size = 16;
-
-  std::mt19937_64 rng(9);
-  auto batches = distinct_question_batches(question_of_item, batch_size, rng);
-  std::vector<int> seen(question_of_item.size(), 0);
-  std::size_t not_full = 0;
-  for (const auto& batch : batches) {
-    REQUIRE(!batch.empty());
-    CHECK(batch.size() <= batch_size);
-    not_full += batch.size() < batch_size;
-    std::set<std::string> questions;
-    for (auto i : batch) {
-      ++seen[i];
-      CHECK(questions.insert(question_of_item[i]).second);
-    }
-  }
-  CHECK(std::all_of(seen.begin(), seen.end(), [](int n) { return n == 1; }));
-  const std::size_t lower_bound = std::max<std::size_t>(
-      (question_of_item.size() + batch_size - 1) / batch_size, std::max<std::size_t>(most, 12));
-  CHECK(batches.size() == lower_bound);
-
-  std::mt19937_64 same(9), other(10);
-  CHECK(distinct_question_batches(question_of_item, batch_size, same) == batches);
-  CHECK(distinct_question_batches(question_of_item, batch_size, other) != batches);
-
-  SECTION("micro-batches split a batch into contiguous parts of near-equal size") {
-    auto examples = random_examples(5, false);
-    auto parts = split_micro_batches(examples, 2);
-    REQUIRE(parts.size() == 2);
-    CHECK(parts[0].size() == 3);
-    CHECK(parts[1].size() == 2);
-    CHECK(parts[1].data() == examples.data() + 3);
-    CHECK(split_micro_batches(examples, 9).size() == 5);
-  }
-}
-
-TEST_CASE("text training items become token batches the trainer steps on", "[gpu][train]") {
-  std::vector<std::string> corpus;
-  for (int i = 0; i < 200; ++i)
-    corpus.push_back("Question: Tom has " + std::to_string(i % 17) + " apples and buys " +
-                     std::to_string(i % 5) + " more. Reasoning: " + std::to_string(i % 17) + " + " +
-                     std::to_string(i % 5) + " = " + std::to_string(i % 17 + i % 5) +
-                     ". Answer: " + std::to_string(i % 17 + i % 5));
-  auto tokens = train_tokenizer(corpus, {.vocab_size = 64});
-  REQUIRE(tokens.ok());
-
-  std::vector<training_item> items(2);
-  items[0].example_id = "a";
-  items[0].prefix = "Question: Tom has 3 apples and buys 2 more.\nReasoning: ";
-  items[0].target = "3 + 2 = 5.\nAnswer: 5";
-  items[0].contrast = {.anchor = "3 + 2 = 5.", .positive = "Tom has 3 + 2 = 5.", .negative = "3 + 2 = 6."};
-  items[1] = items[0];
-  items[1].example_id = "b";
-  items[1].contrast.positive = items[1].contrast.anchor; // not a *different* positive: masked
-
-  auto examples = tokenize_items(*tokens, items);
-  REQUIRE(examples.size() == 2);
-  CHECK(examples[0].prefix.front() == tokens->bos_id());
-  CHECK(examples[0].target.back() == tokens->eos_id());
-  CHECK(std::count(examples[0].target.begin(), examples[0].target.end(), tokens->bos_id()) == 0);
-  CHECK(tokens->decode(examples[0].target).find("= 5") != std::string::npos);
-  CHECK(!examples[0].negative.empty());
-  CHECK(examples[1].anchor.empty()); // an incomplete triplet brings no rationale tokens at all
-
-  auto config = tiny_config();
-  config.vocab_size = tokens->vocab_size();
-  torch::manual_seed(1);
-  auto t = make_trainer(llama_for_causal_lm(config), options_with(1e-3, 0, lr_schedule::constant, 0));
-  auto stats = t.step(examples);
-  REQUIRE(stats.ok());
-  CHECK(stats->examples == 2);
-  CHECK(stats->triplet_examples == 1);
-  CHECK(stats->tokens == examples[0].prefix.size() + examples[0].target.size() + examples[1].prefix.size() +
-                             examples[1].target.size());
-  auto metrics = to_training_metrics(*stats);
-  CHECK(metrics.step == 1);
-  CHECK(metrics.triplet_examples == 1);
-  CHECK(metrics.examples_per_second > 0);
 }
 
 TEST_CASE("bad settings and empty batches are errors, not exceptions", "[gpu][train]") {

@@ -1,4 +1,4 @@
-// The simulated run (actors/simulated_run.hpp): a timer-driven walk through the phases of round mode.
+// The simulated run (tests/support/simulated_run.hpp): a timer-driven walk through the phases of round mode.
 #include "tests/support/simulated_run.hpp"
 
 #include "sharing/device_scheduler.hpp"
