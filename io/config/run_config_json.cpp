@@ -1,9 +1,9 @@
-// Reading and writing the run config as JSON, over the key lists of io/config/run_config_keys.hpp.
+// Reading and writing the run config as JSON, over the key lists of messages/run_config_keys.hpp.
 #include "io/config/run_config_json.hpp"
 
 #include "io/config/run_config_checks.hpp"
-#include "io/config/run_config_keys.hpp"
 #include "io/teacher/run_prompts.hpp"
+#include "messages/run_config_keys.hpp"
 
 #include <algorithm>
 #include <cmath>

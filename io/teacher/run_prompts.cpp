@@ -1,6 +1,8 @@
 // A run config's `prompts` section as the teacher's prompt templates (io/teacher/run_prompts.hpp).
 #include "io/teacher/run_prompts.hpp"
 
+#include "messages/run_config_keys.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <string_view>
@@ -10,16 +12,15 @@ namespace {
 
 using nlohmann::json;
 
-// The non-empty prompt texts of `prompts` under their keys, which are load_prompt_templates' keys. `demos`
-// is the student's, not the teacher's.
-json prompt_overrides(const prompt_config& prompts) {
+// The non-empty prompt texts of `prompts` under their config keys, which are load_prompt_templates' keys.
+// `demos` is the student's, not the teacher's.
+json prompt_overrides(prompt_config prompts) {
   json overrides = json::object();
-  for (const auto& [key, text] : {std::pair<const char*, const std::string*>{"cot_system", &prompts.cot_system},
-                                  {"cot_user", &prompts.cot_user},
-                                  {"feedback_system", &prompts.feedback_system},
-                                  {"feedback_user", &prompts.feedback_user}})
-    if (!text->empty())
-      overrides[key] = *text;
+  auto collect = [&overrides](std::string_view key, const std::string& text) {
+    if (key != "demos" && !text.empty())
+      overrides[std::string(key)] = text;
+  };
+  config_keys::fields(collect, prompts);
   return overrides;
 }
 

@@ -1,5 +1,6 @@
 // The run config's keys: each section names its keys once, as (key, field) pairs handed to a visitor, which
-// serves both the JSON reader and the writer. A key is its field's name.
+// serves the JSON reader and writer (io/config) and the prompt overrides (io/teacher). A key is its field's
+// name.
 #pragma once
 
 #include "messages/run_config.hpp"
