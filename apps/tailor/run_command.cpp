@@ -106,15 +106,14 @@ result<run_config> config_of(const run_options& options) {
 
 // A run directory resumes the run it holds. Another config there (another seed, say) would mix two runs in
 // one; only `rounds` may differ, as more rounds extend a finished run.
-status check_resumable(const run_config& config) {
-  const std::filesystem::path dir{config.output_dir};
+// `here` is the new run's config as config.json would record it.
+status check_resumable(const std::filesystem::path& dir, nlohmann::json here) {
   std::ifstream in{dir / "config.json"};
   if (!std::filesystem::exists(dir / "journal.jsonl") || !in)
     return ok_status();
   auto there = nlohmann::json::parse(in, nullptr, false);
   if (there.is_discarded())
     return problem{(dir / "config.json").string() + " is not valid JSON; give --out a new directory"};
-  auto here = to_json(config);
   there.erase("rounds");
   here.erase("rounds");
   const auto differences = config_differences(there, here);
@@ -133,7 +132,8 @@ int run_job(const run_options& options) {
     std::cerr << "tailor run: " << config.error().message << "\n";
     return 2;
   }
-  if (auto resumable = check_resumable(*config); !resumable) {
+  const auto config_json = to_json(*config);
+  if (auto resumable = check_resumable(config->output_dir, config_json); !resumable) {
     std::cerr << "tailor run: " << resumable.error().message << "\n";
     return 2;
   }
@@ -145,7 +145,7 @@ int run_job(const run_options& options) {
   }
   // The run directory records exactly what ran.
   if (auto written = write_file_atomically(std::filesystem::path{config->output_dir} / "config.json",
-                                           to_json(*config).dump(2) + "\n");
+                                           config_json.dump(2) + "\n");
       !written) {
     std::cerr << "tailor run: " << written.error().message << "\n";
     return 1;
