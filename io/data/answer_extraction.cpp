@@ -37,9 +37,8 @@ std::optional<std::string_view> after_either_marker(std::string_view text) {
   return after(text, therefore_marker);
 }
 
-// The numbers of a text in order, normalized. A "-" is a sign only where it cannot be a minus ("5-3" holds 5
-// and 3, "= -3" holds -3); a comma joins digit groups only before exactly three digits ("1,000" is one
-// number, "3,4" two); a "." followed by digits is a decimal point, any other "." ends a sentence.
+} // namespace
+
 std::vector<std::string> numbers_in(std::string_view text) {
   std::vector<std::string> numbers;
   const auto digit_at = [&](std::size_t i) { return i < text.size() && text::is_digit(text[i]); };
@@ -95,6 +94,8 @@ std::vector<std::string> yes_no_words_in(std::string_view text) {
   }
   return words;
 }
+
+namespace {
 
 std::vector<std::string> choice_letters_in(std::string_view text) {
   std::vector<std::string> letters;

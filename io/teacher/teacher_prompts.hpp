@@ -57,30 +57,44 @@ chat_request feedback_request(const example& item, std::string_view student_reas
                               const teacher_request_options& options = {},
                               const prompt_templates& templates = default_prompt_templates());
 
-// One teacher reply, read. `rationale` is on one line, in the form student_target takes as reasoning; a
-// number or yes/no rationale that lacks "Therefore, the answer is" gets "Therefore, the answer is <answer>."
-// appended so that it reads like the demos. `answer` is extract_answer's (empty when the reply gives none).
+// One teacher reply, read. `rationale` is on one line, plain text (no markdown, no LaTeX), in the form
+// student_target takes as reasoning, and ends with the task's answer sentence, as the demos do: "Therefore,
+// the answer is 18." (numbers, yes/no) or "Therefore, the answer is <choice> (<letter>)." (CSQA); sentences
+// that only state the answer ("The answer is B.") give way to it. `answer` is the task's normalized answer
+// ("18", "no", "b"), empty when the reply gives none or gives two that disagree.
 struct parsed_teacher_reply {
   std::string feedback;  // the "Feedback:" section, on one line; empty when there is none
-  std::string rationale; // empty when the reply holds no reasoning
+  std::string rationale; // empty when the reply holds no reasoning besides its answer
   std::string answer;
 
   friend bool operator==(const parsed_teacher_reply&, const parsed_teacher_reply&) = default;
 };
 
-// Reads "Feedback: …", "Reasoning: …" and "Answer: …" sections, forgiving what real models do: prose before
-// the first marker, markdown bold and headings, bullets and numbered lines, "Answer:" on the reasoning's
-// line, other names for the markers ("Final answer:", "Rationale:", "Corrected reasoning:"), and text after
-// the answer or a new "Question:" after the reasoning (both dropped). The last reasoning section counts (a
-// model may first echo the student's); the answer is the first after it. With no reasoning marker, the
-// unmarked text before the answer is the reasoning (CSQA: the "Answer:" section itself, the form of its
-// demos).
-parsed_teacher_reply parse_teacher_reply(std::string_view reply, task_kind task);
+// Reads "Feedback: …", "Reasoning: …" and "Answer: …" sections, forgiving what real models do:
+// - layout: prose before the first marker, chat openers and sign-offs ("Sure! …", "Let me know if …"),
+//   markdown bold, italics, headings (as markers, "### Final Answer", or as titles, dropped), bullets,
+//   numbered lines and "Step 1:" labels, bold labels ("**Eggs left:** 9"), "Answer:" on the reasoning's line,
+//   other names for the markers ("Final answer:", "The final answer is:", "Explanation:", "Here is the
+//   corrected reasoning:"), notes and echoes of the student's work (dropped), text after the answer or a new
+//   "Question:" (dropped);
+// - LaTeX: `\(…\)`, `\[…\]`, `$…$`, `\boxed`, `\frac`, `\times`, `\text`, `\$`;
+// - answers: "$18", "1,080", "18 dollars", "72 km/h", an equation ("9 * 2 = 18"), a sentence ("She makes $18
+//   a day."), "**No.**", "No, because …", "(B) bank", "B) bank", "**B**", "Option B", "bank" (the choice's
+//   text, when `question` holds CSQA's "(a) …" choices); with no answer line, the rationale's own statement
+//   ("the answer is 18", `\boxed{18}`, "So, no, …") or, for numbers, its last number.
+// The last reasoning section counts (a model may first echo the student's). With no reasoning marker, the
+// unmarked text before the answer is the reasoning, or the answer section itself when it is a rationale
+// (CSQA: the form of its demos). The answer is empty when the answer lines disagree ("18 or 20", "Yes or
+// No"), when the rationale concludes otherwise than the answer line, and when a reply without an answer line
+// stops mid-sentence (cut off).
+parsed_teacher_reply parse_teacher_reply(std::string_view reply, task_kind task,
+                                         std::string_view question = {});
 
 // The reply gives the gold answer, on its answer line and in its own rationale.
 bool is_answer_correct(const parsed_teacher_reply& reply, const example& item);
 
-// The rationales of `response`'s answer-correct choices, without repeats, in choice order.
+// The rationales of `response`'s answer-correct choices, without repeats, in choice order (read with
+// `item`'s question, so that a CSQA answer may name its choice by text).
 std::vector<std::string> kept_rationales(const chat_response& response, const example& item);
 
 // The template engine, for the built-in teacher, which reads its requests back through the same templates.
