@@ -30,6 +30,33 @@ std::string error_text(caf::actor_system& system, const caf::error& error) {
   return system.render(error);
 }
 
+// What to check when the endpoint refuses every request alike.
+std::string fatal_teacher_hint(const std::string& error) {
+  if (error.find("HTTP 401") != std::string::npos || error.find("HTTP 403") != std::string::npos)
+    return " (check the API key in the variable teacher.api_key_env names, and the account's access)";
+  if (error.find("HTTP 404") != std::string::npos)
+    return " (check teacher.base_url and teacher.model)";
+  return "";
+}
+
+// Counts one request that failed after all its tries; false when that makes the failures systematic and
+// the run has stopped.
+bool count_teacher_failure(coordinator_actor* self, const teacher_reply& reply) {
+  auto& s = self->state;
+  ++s.teacher_failed;
+  if (!s.teacher_failures.add(true))
+    return true;
+  const auto& t = s.spec.config.teacher;
+  fail(self, "teacher: " + std::to_string(s.teacher_failures.failed()) + " of the last " +
+                 std::to_string(s.teacher_failures.seen()) +
+                 " requests failed after all their tries, more than teacher.max_failed_share (" +
+                 std::to_string(static_cast<int>(t.max_failed_share * 100 + 0.5)) +
+                 "%) allows; the last: " + reply.error +
+                 ". The endpoint fails more than a bad hour explains: check it, then run the same command "
+                 "again to resume (answers so far are cached; raise teacher.max_failed_share to bear more)");
+  return false;
+}
+
 caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor listener) {
   auto& s = self->state;
   s.spec = std::move(spec);
@@ -75,7 +102,9 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
                                                         .demos = c.prompts.demos},
                                               .fresh_share = c.reflection.fresh_share,
                                               .seed = c.seed});
-        s.teacher_client = spawn_teacher_client(self->system(), s.teacher, s.builder, self_handle);
+        s.teacher_failures = failure_window{c.teacher.failure_window, c.teacher.max_failed_share};
+        s.teacher_client = spawn_teacher_client(self->system(), s.teacher, s.builder, self_handle,
+                                                std::chrono::milliseconds{c.teacher.failed_request_retry_ms});
         s.collector = spawn_mistake_collector(self->system(), s.data.index,
                                               {.max_negatives = c.reflection.max_negatives,
                                                .tailored = tailored(s),
@@ -130,17 +159,41 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         record.teacher_tokens += tokens;
         record.teacher_cost_usd += reply.usage.cost_usd;
         record.teacher_rationales += reply.rationales.size();
-        if (!reply.ok()) {
-          if (reply.error.find("budget") == std::string::npos)
-            return fail(self, "teacher: " + reply.error);
+        record.teacher_replies += reply.replies_read;
+        record.teacher_replies_kept += reply.replies_kept;
+        switch (reply.failure) {
+        case teacher_failure::none:
+          s.teacher_failures.add(false);
+          break;
+        case teacher_failure::budget:
           if (!s.teacher_exhausted)
             report(self, "teacher: " + reply.error + "; training goes on with what it has");
           s.teacher_exhausted = true;
+          break;
+        case teacher_failure::transient:
+        case teacher_failure::rejected:
+          ++record.teacher_failed;
+          if (!count_teacher_failure(self, reply))
+            return;
+          report(self, "teacher: the request about " + reply.example_id + " failed (" + reply.error +
+                           "); the round goes on without it");
+          break;
+        case teacher_failure::fatal:
+        case teacher_failure::cancelled:
+          return fail(self, "teacher: " + reply.error + fatal_teacher_hint(reply.error));
         }
         if (due(s))
           report(self, "teacher answered " + std::to_string(s.teacher_done) + " requests");
         maybe_start_round_training(self);
         maybe_end_round(self);
+      },
+      [self](retrying_atom, const teacher_reply& reply) {
+        auto found = self->state.tallies.find(reply.round);
+        (found == self->state.tallies.end() ? current(self->state) : found->second).record.teacher_failed++;
+        if (!count_teacher_failure(self, reply))
+          return;
+        report(self, "teacher: the request about " + reply.example_id + " failed (" + reply.error +
+                         "); asking again later");
       },
       [self](graded_atom, std::uint32_t round, std::uint64_t answered, std::uint64_t wrong,
              std::uint64_t mistakes, std::uint64_t requests) {

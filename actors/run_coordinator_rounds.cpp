@@ -187,10 +187,19 @@ void close_round(coordinator_actor* self, std::uint32_t round, double accuracy, 
     return fail(self, appended.error().message);
   s.rounds.push_back(r);
   write_results_file(s, false);
-  char text[160];
-  std::snprintf(text, sizeof text, "round %u: held-out accuracy %.1f%%, %llu mistakes, %llu teacher requests",
-                r.round, 100.0 * accuracy, static_cast<unsigned long long>(r.mistakes),
-                static_cast<unsigned long long>(r.teacher_requests));
+  char text[256];
+  int length = std::snprintf(text, sizeof text,
+                             "round %u: held-out accuracy %.1f%%, %llu mistakes, %llu teacher requests", r.round,
+                             100.0 * accuracy, static_cast<unsigned long long>(r.mistakes),
+                             static_cast<unsigned long long>(r.teacher_requests));
+  // A share of kept replies that falls says that a prompt or a teacher model does not fit the task.
+  if (r.teacher_replies > 0 && length > 0 && static_cast<std::size_t>(length) < sizeof text)
+    length += std::snprintf(text + length, sizeof text - length, "; teacher replies kept: %.0f%%",
+                            100.0 * static_cast<double>(r.teacher_replies_kept) /
+                                static_cast<double>(r.teacher_replies));
+  if (r.teacher_failed > 0 && length > 0 && static_cast<std::size_t>(length) < sizeof text)
+    std::snprintf(text + length, sizeof text - length, "; %llu failed",
+                  static_cast<unsigned long long>(r.teacher_failed));
   report(self, text);
   if (r.round >= s.spec.config.rounds)
     return finish(self, run_phase::finished, "finished: " + std::to_string(s.rounds.size()) + " rounds");

@@ -26,6 +26,7 @@ progress_event event_of(const coordinator_state& s, std::string message) {
     in_flight += open.second.outstanding;
   e.teacher_in_flight = static_cast<std::uint32_t>(std::max<std::int64_t>(0, in_flight));
   e.teacher_done = s.teacher_done;
+  e.teacher_failed = s.teacher_failed;
   e.teacher_tokens = s.teacher_tokens;
   e.teacher_cost_usd = s.teacher_cost;
   e.message = std::move(message);

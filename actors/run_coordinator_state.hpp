@@ -4,6 +4,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/run.hpp"
 #include "io/data/run_data.hpp"
+#include "io/loop/failure_window.hpp"
 #include "io/store/run_records.hpp"
 #include "io/teacher/teacher_factory.hpp"
 
@@ -63,8 +64,12 @@ struct coordinator_state {
   std::map<std::uint32_t, round_tally> tallies;
   std::uint32_t round = 0; // the round being trained
   std::uint64_t teacher_done = 0, teacher_tokens = 0;
+  // Requests that failed after all their tries (each one counted once per failure, also when asked again).
+  std::uint64_t teacher_failed = 0;
   double teacher_cost = 0;
   bool teacher_exhausted = false;
+  // Set from the config once it is known; judges whether the teacher fails systematically.
+  failure_window teacher_failures{1, 1.0};
   weights_snapshot newest;
   // The end of a round whose training is done but whose teacher work is still being answered.
   struct round_end {

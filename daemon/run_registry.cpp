@@ -287,6 +287,7 @@ std::string prometheus_text(const registry_state& st) {
     if (e.accuracy >= 0)
       line("tailor_run_accuracy", id, e.accuracy);
     line("tailor_run_teacher_requests_total", id, e.teacher_done);
+    line("tailor_run_teacher_failed_total", id, e.teacher_failed);
     line("tailor_run_teacher_tokens_total", id, e.teacher_tokens);
     line("tailor_run_teacher_cost_usd_total", id, e.teacher_cost_usd);
     line("tailor_run_teacher_in_flight", id, e.teacher_in_flight);

@@ -38,6 +38,8 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>; // finish what is in ha
 using prepare_atom = caf::atom_constant<caf::atom("prepare")>; // build or load the student: weights v0
 using next_atom = caf::atom_constant<caf::atom("next")>;       // an actor's own continuation of long work
 using answered_atom = caf::atom_constant<caf::atom("answered")>; // the teacher answered one request
+// A teacher request failed after all its tries and will be asked again later: a teacher_reply with the error.
+using retrying_atom = caf::atom_constant<caf::atom("retrying")>;
 using first_pass_atom = caf::atom_constant<caf::atom("firstpass")>; // the questions of round 1, as asked
 
 } // namespace tailor

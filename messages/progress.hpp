@@ -49,6 +49,7 @@ struct progress_event {
   std::uint64_t mistakes = 0; // distinct mistakes of the last exam
   std::uint32_t teacher_in_flight = 0;
   std::uint64_t teacher_done = 0;
+  std::uint64_t teacher_failed = 0; // requests that failed after all their tries (each asked again once later)
   std::uint64_t teacher_tokens = 0;
   double teacher_cost_usd = 0;
   std::string message; // for people: "round 2: 312 mistakes on 1000 questions"; the error text when failed
@@ -61,7 +62,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, progress_event& x) {
   return f(caf::meta::type_name("progress_event"), x.run_id, x.phase, x.round, x.step, x.total_steps,
            x.lm_loss, x.triplet_loss, x.accuracy, x.mistakes, x.teacher_in_flight, x.teacher_done,
-           x.teacher_tokens, x.teacher_cost_usd, x.message, x.timestamp_ms);
+           x.teacher_failed, x.teacher_tokens, x.teacher_cost_usd, x.message, x.timestamp_ms);
 }
 
 } // namespace tailor

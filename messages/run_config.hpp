@@ -105,6 +105,13 @@ struct teacher_config {
   std::uint32_t concurrency = 8; // requests in flight at once
   std::uint32_t request_timeout_ms = 60000;
   std::uint32_t max_retries = 5;            // with exponential backoff, honouring Retry-After
+  // A request whose tries all failed is skipped for now and asked again once, this long after, in the same
+  // round; if that fails too, the round goes on without it.
+  std::uint32_t failed_request_retry_ms = 30000;
+  // The run stops when more than this share of the last `failure_window` requests failed after all their
+  // tries: a provider's bad hour costs retries, a broken endpoint stops the run with a message.
+  double max_failed_share = 0.2;
+  std::uint32_t failure_window = 50;
   double usd_per_million_prompt_tokens = 0; // 0: costs are not tracked in USD
   double usd_per_million_completion_tokens = 0;
   std::uint64_t budget_tokens = 0; // prompt + completion tokens over the run; 0: no limit
@@ -126,7 +133,8 @@ struct teacher_config {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, teacher_config& x) {
   return f(caf::meta::type_name("teacher_config"), x.kind, x.base_url, x.model, x.api_key_env, x.concurrency,
-           x.request_timeout_ms, x.max_retries, x.usd_per_million_prompt_tokens,
+           x.request_timeout_ms, x.max_retries, x.failed_request_retry_ms, x.max_failed_share,
+           x.failure_window, x.usd_per_million_prompt_tokens,
            x.usd_per_million_completion_tokens, x.budget_tokens, x.budget_usd, x.chain_of_thought_samples,
            x.tailored_feedback_samples, x.initial_questions, x.requests_per_round, x.mistake_order,
            x.sampling);

@@ -61,6 +61,9 @@ void fields(Visit& v, teacher_config& x) {
   v("concurrency", x.concurrency);
   v("request_timeout_ms", x.request_timeout_ms);
   v("max_retries", x.max_retries);
+  v("failed_request_retry_ms", x.failed_request_retry_ms);
+  v("max_failed_share", x.max_failed_share);
+  v("failure_window", x.failure_window);
   v("usd_per_million_prompt_tokens", x.usd_per_million_prompt_tokens);
   v("usd_per_million_completion_tokens", x.usd_per_million_completion_tokens);
   v("budget_tokens", x.budget_tokens);

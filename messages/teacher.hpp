@@ -104,7 +104,24 @@ struct teacher_reply {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, teacher_reply& x) {
   return f(caf::meta::type_name("teacher_reply"), x.example_id, x.kind, x.rationales, x.usage, x.from_cache,
-           x.error, x.round, x.weights_version);
+           x.error, x.failure, x.replies_read, x.replies_kept, x.round, x.weights_version);
+// Why a teacher request failed, which decides what the run does next: a `transient` one (its tries ran out
+// on 429s, 5xx, timeouts or garbled bodies) is asked again later and then skipped; a `rejected` one (a 4xx
+// about this request alone) is skipped; `budget` ends the asking; `fatal` (a wrong key, an unknown model or
+// URL, a cache that cannot store) and `cancelled` end the run.
+enum class teacher_failure : std::uint8_t { none, transient, rejected, budget, fatal, cancelled };
+
+template <>
+struct enum_names<teacher_failure> {
+  static constexpr std::array<std::string_view, 6> values = {"none",   "transient", "rejected",
+                                                             "budget", "fatal",     "cancelled"};
+};
+
 }
 
 } // namespace tailor
+  teacher_failure failure = teacher_failure::none; // set with `error`
+  // Choices the teacher returned, and how many of them were answer-correct (before repeats are dropped): a
+  // share that falls says a prompt or a model does not fit the task.
+  std::uint32_t replies_read = 0;
+  std::uint32_t replies_kept = 0;

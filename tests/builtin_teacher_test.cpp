@@ -243,11 +243,14 @@ TEST_CASE("builtin: requests it cannot answer are problems that say why", "[buil
   CHECK(unknown.error().message.find("none of its 1 arith problems asks \"Ben has 3 coins.") !=
         std::string::npos);
 
+  CHECK(unknown.error().cause == problem_cause::rejected);
+
   chat_request odd;
   odd.messages = {{"user", "Tell me a joke."}};
   const auto unmatched = asked(*teacher, odd);
   REQUIRE_FALSE(unmatched);
-  CHECK(unmatched.error().message.find("matches neither") != std::string::npos);
+  CHECK(unmatched.error().message.find("holds none of its 1 arith problems") != std::string::npos);
+  CHECK(unmatched.error().cause == problem_cause::rejected);
 
   // With the run's own templates it understands the run's requests.
   auto templates = load_prompt_templates({{"cot_user", "Solve this.\n{question}\n{reply_format}"}});
@@ -297,4 +300,23 @@ TEST_CASE("builtin: built from arith JSONL files, with bad lines and clashes nam
   CHECK(clashed.error().message.find("same question with different solutions") != std::string::npos);
   CHECK_FALSE(builtin_teacher::create({}));
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("builtin: any client's message that holds a known question is answered", "[builtin]") {
+  auto teacher = teacher_of({pencils()});
+  const auto item = to_example(pencils());
+  for (const std::string& content :
+       {"Question: " + item.question, "Solve step by step and end with the number.\n\n" + item.question + "\nThanks!",
+        "You are a careful tutor. Q: " + item.question + " A:"}) {
+    INFO(content);
+    chat_request plain;
+    plain.messages = {{"system", "You are a helpful assistant."}, {"user", content}};
+    plain.n = 2;
+    const auto answer = asked(*teacher, plain);
+    REQUIRE(answer);
+    REQUIRE(answer->choices.size() == 2);
+    // Answered as a chain of thought, in the reply format the teacher prompts ask for.
+    CHECK(answer->choices[0].rfind("Reasoning: ", 0) == 0);
+    CHECK(kept_rationales(*answer, item).size() >= 1);
+  }
 }

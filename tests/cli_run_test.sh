@@ -155,6 +155,20 @@ expect_status 2 "$tailor" run micro.json --mode continuous --out resumed
 expect_output "holds a run of another config"
 expect_output 'mode: "round" there, "continuous" here'
 cmp -s resumed/results.json resumed-results.json || fail "a refused resume changed the run's results"
+# How the teacher is reached and what it may cost may change between a run and its resume (a run stopped by
+# a failing endpoint or a spent budget goes on with more retries or a larger budget); what it asks may not.
+python3 - <<'PY'
+import json
+c = json.loads("".join(l for l in open("micro.json") if not l.strip().startswith("//")))
+c["teacher"].update({"max_retries": 9, "concurrency": 3, "max_failed_share": 0.5, "budget_usd": 20})
+json.dump(c, open("micro-patient.json", "w"))
+c["teacher"]["chain_of_thought_samples"] = 3
+json.dump(c, open("micro-more-samples.json", "w"))
+PY
+expect_status 0 "$tailor" run micro-patient.json --rounds 4 --out resumed
+expect_output "resumed after round 3"
+expect_status 2 "$tailor" run micro-more-samples.json --rounds 5 --out resumed
+expect_output "teacher.chain_of_thought_samples: 2 there, 3 here"
 # A resumed run asks the teacher about the questions the uninterrupted one would have (the ablation's are
 # chosen by the seed alone), not about round 1's again.
 expect_status 0 "$tailor" run micro.json --ablation --rounds 1 --out ablation-resumed
@@ -220,22 +234,9 @@ expect_status 0 "$tailor" run longer.json --rounds 3 --out killed
 expect_output "resumed after round"
 check_results killed 3 round tailored
 
-# Starts `tailor teacher-serve` on a free port with the given options; sets server_pid and url (its base URL).
-start_teacher_serve() {
-  "$tailor" teacher-serve --port 0 --data round/train.jsonl "$@" >server.out 2>server.err &
-  server_pid=$!
-  url=""
-  for _ in $(seq 100); do
-    url=$(head -n1 server.out)
-    [[ -n $url ]] && break
-    sleep 0.1
-  done
-  [[ $url =~ ^http://127\.0\.0\.1:[0-9]+/v1$ ]] || fail "teacher-serve printed \`$url\`, not its URL"
-}
-
 # 6. The real HTTP path: the teacher behind `tailor teacher-serve`, its answers in the answer cache. A second
 # run of the same work pays nothing for what the first one was answered, and `tailor cache stats` says so.
-start_teacher_serve
+start_teacher_serve round/train.jsonl
 python3 - "$url" <<'PY'
 import json, sys
 c = json.loads("".join(l for l in open("micro.json") if not l.strip().startswith("//")))
@@ -262,7 +263,7 @@ kill $server_pid
 # A teacher slower than the trainer in continuous mode (as on a fast GPU): each round waits for the answers to
 # the teacher work it started, so every round trains on its own answers and saves them with its checkpoint,
 # and the ablation's answers come no earlier than the method's.
-start_teacher_serve --latency-ms 1500
+start_teacher_serve round/train.jsonl --latency-ms 1500
 python3 - "$url" <<'PY'
 import json, sys
 c = json.load(open("http.json"))

@@ -68,3 +68,20 @@ watch_runs() {
     "$tailor" watch "$id" >"$work/out" 2>&1 || fail "$id did not finish"
   done
 }
+
+# Starts `"$tailor" teacher-serve` on a free port for the arith file $1 with the further options given; sets
+# server_pid and url (its base URL). Its stdout and stderr go to $work/server.out and $work/server.err.
+start_teacher_serve() {
+  local data=$1
+  shift
+  "$tailor" teacher-serve --port 0 --data "$data" "$@" >"$work/server.out" 2>"$work/server.err" &
+  server_pid=$!
+  url=""
+  for _ in $(seq 100); do
+    url=$(head -n1 "$work/server.out")
+    [[ -n $url ]] && break
+    kill -0 "$server_pid" 2>/dev/null || fail "teacher-serve exited before listening"
+    sleep 0.1
+  done
+  [[ $url =~ ^http://127\.0\.0\.1:[0-9]+/v1$ ]] || fail "teacher-serve printed \`$url\`, not its URL"
+}

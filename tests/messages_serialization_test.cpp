@@ -156,6 +156,9 @@ teacher_reply sample_teacher_reply() {
           sample_usage(),
           true,
           "HTTP 429: rate limited (retried 5 times)",
+          teacher_failure::transient,
+          4,
+          3,
           3,
           7};
 }
@@ -197,6 +200,7 @@ progress_event sample_progress() {
           312,
           8,
           200,
+          6,
           123456,
           0.75,
           "round 2: 312 mistakes on 1000 questions",

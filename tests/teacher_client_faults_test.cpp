@@ -101,18 +101,68 @@ TEST_CASE("a timed-out try is retried", "[teacher_client]") {
   CHECK(server->stats().requests == 2);
 }
 
-TEST_CASE("a malformed 200 is retried once, then reported", "[teacher_client]") {
+TEST_CASE("a malformed 200 is retried like a 5xx, within max_tries", "[teacher_client]") {
   echo_teacher teacher;
+  // Three garbled bodies in a row (a proxy's bad minute) cost three retries, not the answer.
   auto server = start_faulty_server(teacher, std::vector(3, fault(teacher_fault::kind::malformed)));
   auto client = make_client(local_options(*server));
-  const std::string error = error_of(ask_once(*client));
-  CHECK_THAT(error, Catch::Contains("not a valid chat completion") && Catch::Contains("not valid JSON"));
-  CHECK(server->stats().requests == 2);
+  REQUIRE(ask_once(*client));
+  CHECK(server->stats().requests == 4);
+  CHECK(client->stats().retries == 3);
 
-  // One garbled body among good ones costs a retry, not the answer.
-  auto second_server = start_faulty_server(teacher, {fault(teacher_fault::kind::malformed)});
-  auto second_client = make_client(local_options(*second_server));
-  REQUIRE(ask_once(*second_client));
+  // When every try is garbled, the tries run out and the failure says so, as transient.
+  auto garbled = start_faulty_server(teacher, std::vector(5, fault(teacher_fault::kind::malformed)));
+  auto options = local_options(*garbled);
+  options.max_tries = 3;
+  auto second_client = make_client(options);
+  const auto answer = ask_once(*second_client);
+  const std::string error = error_of(answer);
+  CHECK_THAT(error, Catch::Contains("not a valid chat completion") && Catch::Contains("not valid JSON") &&
+                        Catch::Contains("gave up after 3 tries"));
+  CHECK(answer.error().cause == problem_cause::transient);
+  CHECK(garbled->stats().requests == 3);
+}
+
+TEST_CASE("a failure says its cause: transient, rejected for one request, or fatal for all", "[teacher_client]") {
+  echo_teacher teacher;
+  SECTION("tries run out on 500s: transient") {
+    auto server = start_faulty_server(teacher, std::vector(2, fault(teacher_fault::kind::server_error)));
+    auto options = local_options(*server);
+    options.max_tries = 2;
+    auto client = make_client(options);
+    CHECK(ask_once(*client).error().cause == problem_cause::transient);
+  }
+  SECTION("a 400 is about this request: rejected") {
+    auto server = start_faulty_server(teacher, {fault(teacher_fault::kind::bad_request)});
+    auto client = make_client(local_options(*server));
+    CHECK(ask_once(*client).error().cause == problem_cause::rejected);
+  }
+  SECTION("a 404 (wrong URL or model) and a 401 (wrong key) fail every request alike: fatal") {
+    auto server = start_server(teacher);
+    auto options = local_options(*server);
+    options.base_url = "http://127.0.0.1:" + std::to_string(server->port()) + "/no-such-prefix";
+    auto client = make_client(options);
+    const auto answer = ask_once(*client);
+    CHECK_THAT(error_of(answer), Catch::Contains("HTTP 404"));
+    CHECK(answer.error().cause == problem_cause::fatal);
+
+    teacher_server_options guarded;
+    guarded.required_api_key = "sk-test-cause";
+    auto locked = start_server(teacher, guarded);
+    auto keyless = make_client(local_options(*locked));
+    const auto refused = ask_once(*keyless);
+    CHECK_THAT(error_of(refused), Catch::Contains("HTTP 401"));
+    CHECK(refused.error().cause == problem_cause::fatal);
+  }
+  SECTION("a spent budget: budget") {
+    auto server = start_server(teacher);
+    auto options = local_options(*server);
+    options.budget = std::make_shared<teacher_budget>(teacher_budget_limits{1, std::nullopt});
+    auto client = make_client(options);
+    const auto refused = ask_once(*client); // its bound alone is more than the one token allowed
+    CHECK_THAT(error_of(refused), Catch::Contains("budget"));
+    CHECK(refused.error().cause == problem_cause::budget);
+  }
 }
 
 TEST_CASE("a 400 fails at once with the server's message", "[teacher_client]") {

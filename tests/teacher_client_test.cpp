@@ -229,20 +229,28 @@ TEST_CASE("requests beyond the concurrency limit wait their turn", "[teacher_cli
     CHECK(outcome);
 }
 
-TEST_CASE("the budget stops sending; spend overshoots by at most what was in flight", "[teacher_client]") {
-  echo_teacher teacher;
+TEST_CASE("the budget reserves each request's bound: the spend never passes the limit", "[teacher_client]") {
+  echo_teacher teacher; // 15 tokens a request
   teacher_server_options server_options;
   server_options.latency_ms = 20;
   auto server = start_server(teacher, server_options);
   auto options = local_options(*server);
   options.concurrency = 8;
   options.budget =
-      std::make_shared<teacher_budget>(teacher_budget_limits{150, std::nullopt}); // 10 x 15 tokens
+      std::make_shared<teacher_budget>(teacher_budget_limits{150, std::nullopt});
   auto client = make_client(options);
 
+  const auto question = [](int i) {
+    auto request = ask("budget " + std::to_string(i % 10));
+    request.max_tokens = 5;
+    return request;
+  };
+  const auto bound = cost_bound_of(question(0), {});
+  REQUIRE(bound.tokens > 15);
+  REQUIRE(bound.tokens < 75);
   outcomes got;
   for (int i = 0; i < 64; ++i)
-    client->complete(ask("budget " + std::to_string(i)), got.callback());
+    client->complete(question(i), got.callback());
   REQUIRE(got.wait_for(64));
   std::size_t answered = 0;
   for (const auto& outcome : got.take()) {
@@ -250,14 +258,30 @@ TEST_CASE("the budget stops sending; spend overshoots by at most what was in fli
       ++answered;
     else
       CHECK_THAT(outcome.error().message,
-                 Catch::Contains("teacher budget exhausted: spent") && Catch::Contains("of 150 tokens"));
+                 Catch::Contains("teacher budget exhausted: spent") && Catch::Contains("of 150 tokens") &&
+                     Catch::Contains("the next request could cost " + std::to_string(bound.tokens)));
   }
-  const auto seen = server->stats().requests;
-  CHECK(seen >= 10);
-  CHECK(seen <= 10 + 8);
-  CHECK(answered == seen);
+  // A request starts only while what was spent, what the requests in flight reserved and its own bound fit:
+  // the last one to start is the one after which another bound no longer fits what was spent.
+  const auto expected = static_cast<std::size_t>((150 - bound.tokens) / 15 + 1);
+  CHECK(answered == expected);
+  CHECK(server->stats().requests == expected);
   CHECK(options.budget->spent_tokens() == static_cast<std::int64_t>(15 * answered));
+  CHECK(options.budget->spent_tokens() <= 150);
   CHECK(options.budget->in_flight() == 0);
+}
+
+TEST_CASE("a request that fits only once others end waits for them", "[teacher_client]") {
+  teacher_budget budget({100, std::nullopt});
+  REQUIRE(*budget.try_begin({60, 0}) == budget_turn::go);
+  REQUIRE(*budget.try_begin({60, 0}) == budget_turn::later); // 60 reserved + 60 > 100
+  budget.finish({10, 10}, 0, {60, 0});                        // spent 20 of its 60
+  REQUIRE(*budget.try_begin({60, 0}) == budget_turn::go);     // 20 + 60 fits
+  budget.finish({30, 30}, 0, {60, 0});                        // 80 spent
+  const auto refused = budget.try_begin({60, 0});             // 80 + 60 can never fit
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().cause == problem_cause::budget);
+  CHECK(budget.in_flight() == 0);
 }
 
 TEST_CASE("a budget in dollars refuses before sending", "[teacher_client]") {

@@ -28,13 +28,16 @@ using tailor::teacher_fault;
 using fault_kind = tailor::teacher_fault::kind;
 using response_type = http::response<http::string_body>;
 
-// Answers "echo <i>: <last message>" for each of the n samples, on the caller's thread; "fail" fails.
+// Answers "echo <i>: <last message>" for each of the n samples, on the caller's thread; "fail" fails, and
+// "refuse" is refused as a request it cannot answer.
 class echo_backend final : public tailor::teacher_backend {
 public:
   void complete(tailor::chat_request request, callback done) override {
     const std::string last = request.messages.back().content;
     if (last == "fail")
       return done(tailor::problem{"the echo backend refuses `fail`"});
+    if (last == "refuse")
+      return done(tailor::problem{"the echo backend cannot answer `refuse`", tailor::problem_cause::rejected});
     tailor::chat_response response{"echo-1", {}, {static_cast<std::int64_t>(last.size()), 3 * request.n}};
     for (int i = 0; i < request.n; ++i)
       response.choices.push_back("echo " + std::to_string(i) + ": " + last);

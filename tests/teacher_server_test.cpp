@@ -48,7 +48,11 @@ TEST_CASE("teacher server answers chat completions in OpenAI's shape", "[server]
   const auto failed = connection.exchange(chat_request("fail"));
   CHECK(failed.result() == http::status::internal_server_error);
   CHECK(error_message(failed, "server_error").find("refuses `fail`") != std::string::npos);
-  CHECK(counts(*server) == four{3, 2, 0, 0});
+  // A request the backend cannot answer is the client's to fix: a 400 with the backend's message.
+  const auto refused = connection.exchange(chat_request("refuse"));
+  CHECK(refused.result() == http::status::bad_request);
+  CHECK(error_message(refused, "invalid_request_error").find("cannot answer `refuse`") != std::string::npos);
+  CHECK(counts(*server) == four{4, 2, 0, 0});
 }
 
 TEST_CASE("teacher server requires the API key when given one, and never logs it", "[server]") {

@@ -104,8 +104,15 @@ result<run_config> config_of(const run_options& options) {
   return config;
 }
 
+// How the teacher is reached and how much it may cost change neither its answers (the cache keys on model,
+// prompt and sampling) nor what the run trains on: a run stopped by a failing endpoint or a spent budget
+// resumes with them changed.
+constexpr std::string_view resumable_teacher_keys[] = {
+    "base_url",         "api_key_env",    "concurrency", "request_timeout_ms", "max_retries", "failed_request_retry_ms",
+    "max_failed_share", "failure_window", "budget_usd",  "budget_tokens"};
+
 // A run directory resumes the run it holds. Another config there (another seed, say) would mix two runs in
-// one; only `rounds` may differ, as more rounds extend a finished run.
+// one; only `rounds` (more rounds extend a finished run) and the teacher's connection and budget may differ.
 // `here` is the new run's config as config.json would record it.
 status check_resumable(const std::filesystem::path& dir, nlohmann::json here) {
   std::ifstream in{dir / "config.json"};
@@ -114,8 +121,12 @@ status check_resumable(const std::filesystem::path& dir, nlohmann::json here) {
   auto there = nlohmann::json::parse(in, nullptr, false);
   if (there.is_discarded())
     return problem{(dir / "config.json").string() + " is not valid JSON; give --out a new directory"};
-  there.erase("rounds");
-  here.erase("rounds");
+  for (auto* config : {&there, &here}) {
+    config->erase("rounds");
+    if (auto teacher = config->find("teacher"); teacher != config->end() && teacher->is_object())
+      for (const auto key : resumable_teacher_keys)
+        teacher->erase(std::string{key});
+  }
   const auto differences = config_differences(there, here);
   if (differences.empty())
     return ok_status();

@@ -1,15 +1,24 @@
 // Errors as values at the io boundary: either a value or a message a user can act on.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <variant>
 
 namespace tailor {
 
+// Why something failed, where a caller acts differently on the reason. Most problems are `fatal`: the
+// operation cannot succeed as asked and the user must change something. A remote service adds the others:
+// `transient` (it failed now; the same request may succeed later), `rejected` (this one request was refused;
+// asking again would fail again, but other requests may succeed), `budget` (the spending limit is reached)
+// and `cancelled` (the caller ended it).
+enum class problem_cause : std::uint8_t { fatal, transient, rejected, budget, cancelled };
+
 // What went wrong, said so that a user can fix it: "train.jsonl:17: field `question` is missing".
 struct problem {
   std::string message;
+  problem_cause cause = problem_cause::fatal;
 };
 
 template <class T>

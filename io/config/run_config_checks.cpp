@@ -168,6 +168,9 @@ void check_teacher(value_checks& check, const teacher_config& teacher) {
                                      "not the key itself");
   check.at_least("teacher.concurrency", teacher.concurrency, 1);
   check.at_least("teacher.request_timeout_ms", teacher.request_timeout_ms, 1);
+  check.within("teacher.max_failed_share", teacher.max_failed_share, 0, 1, /*open_low=*/false,
+               /*open_high=*/false);
+  check.at_least("teacher.failure_window", teacher.failure_window, 1);
   check.not_negative("teacher.usd_per_million_prompt_tokens", teacher.usd_per_million_prompt_tokens);
   check.not_negative("teacher.usd_per_million_completion_tokens", teacher.usd_per_million_completion_tokens);
   check.not_negative("teacher.budget_usd", teacher.budget_usd);

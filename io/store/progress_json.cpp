@@ -19,6 +19,7 @@ json to_json(const progress_event& e) {
           {"mistakes", e.mistakes},
           {"teacher_in_flight", e.teacher_in_flight},
           {"teacher_done", e.teacher_done},
+          {"teacher_failed", e.teacher_failed},
           {"teacher_tokens", e.teacher_tokens},
           {"teacher_cost_usd", e.teacher_cost_usd},
           {"message", e.message},
@@ -61,6 +62,7 @@ result<progress_event> progress_event_from_json(const json& value) {
             read_field(value, "mistakes", e.mistakes) &&
             read_field(value, "teacher_in_flight", e.teacher_in_flight) &&
             read_field(value, "teacher_done", e.teacher_done) &&
+            read_field(value, "teacher_failed", e.teacher_failed) &&
             read_field(value, "teacher_tokens", e.teacher_tokens) &&
             read_field(value, "teacher_cost_usd", e.teacher_cost_usd) &&
             read_field(value, "message", e.message) && read_field(value, "timestamp_ms", e.timestamp_ms);

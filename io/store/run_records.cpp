@@ -22,6 +22,9 @@ nlohmann::json to_json(const round_record& r) {
           {"mistakes", r.mistakes},
           {"teacher_requests", r.teacher_requests},
           {"teacher_rationales", r.teacher_rationales},
+          {"teacher_replies", r.teacher_replies},
+          {"teacher_replies_kept", r.teacher_replies_kept},
+          {"teacher_failed", r.teacher_failed},
           {"teacher_tokens", r.teacher_tokens},
           {"teacher_cost_usd", r.teacher_cost_usd},
           {"loss", r.loss},
@@ -42,6 +45,9 @@ result<round_record> round_record_from_json(const nlohmann::json& j) {
     r.mistakes = j.value("mistakes", std::uint64_t{0});
     r.teacher_requests = j.value("teacher_requests", std::uint64_t{0});
     r.teacher_rationales = j.value("teacher_rationales", std::uint64_t{0});
+    r.teacher_replies = j.value("teacher_replies", std::uint64_t{0});
+    r.teacher_replies_kept = j.value("teacher_replies_kept", std::uint64_t{0});
+    r.teacher_failed = j.value("teacher_failed", std::uint64_t{0});
     r.teacher_tokens = j.value("teacher_tokens", std::uint64_t{0});
     r.teacher_cost_usd = j.value("teacher_cost_usd", 0.0);
     r.loss = j.value("loss", 0.0);
@@ -107,13 +113,19 @@ status write_results(const std::filesystem::path& file, const std::string& run_i
 std::string results_table(const std::vector<round_record>& rounds) {
   std::ostringstream out;
   char line[256];
-  std::snprintf(line, sizeof line, "%5s %9s %9s %9s %9s %11s %8s %7s %8s\n", "round", "accuracy", "exam q",
-                "mistakes", "requests", "tok (teach)", "loss", "steps", "wall s");
+  std::snprintf(line, sizeof line, "%5s %9s %9s %9s %9s %7s %6s %11s %8s %7s %8s\n", "round", "accuracy",
+                "exam q", "mistakes", "requests", "failed", "kept", "tok (teach)", "loss", "steps", "wall s");
   out << line;
   for (const auto& r : rounds) {
-    std::snprintf(line, sizeof line, "%5u %8.1f%% %9llu %9llu %9llu %11llu %8.3f %7llu %8.0f\n", r.round,
-                  100.0 * r.accuracy, static_cast<unsigned long long>(r.exam_questions),
+    // The share of the teacher's replies that were answer-correct; "-" when it wrote none.
+    char kept[16] = "-";
+    if (r.teacher_replies > 0)
+      std::snprintf(kept, sizeof kept, "%.0f%%",
+                    100.0 * static_cast<double>(r.teacher_replies_kept) / static_cast<double>(r.teacher_replies));
+    std::snprintf(line, sizeof line, "%5u %8.1f%% %9llu %9llu %9llu %7llu %6s %11llu %8.3f %7llu %8.0f\n",
+                  r.round, 100.0 * r.accuracy, static_cast<unsigned long long>(r.exam_questions),
                   static_cast<unsigned long long>(r.mistakes), static_cast<unsigned long long>(r.teacher_requests),
+                  static_cast<unsigned long long>(r.teacher_failed), kept,
                   static_cast<unsigned long long>(r.teacher_tokens), r.loss,
                   static_cast<unsigned long long>(r.steps), r.wall_seconds);
     out << line;

@@ -23,6 +23,11 @@ struct round_record {
   std::uint64_t mistakes = 0;        // distinct wrong rationales
   std::uint64_t teacher_requests = 0;
   std::uint64_t teacher_rationales = 0; // answer-correct rationales the replies brought
+  // Replies (choices) the teacher wrote and how many of them were answer-correct: "teacher replies kept: 91%".
+  std::uint64_t teacher_replies = 0;
+  std::uint64_t teacher_replies_kept = 0;
+  // Requests that failed after all their tries, also when asked again (teacher_requests counts them too).
+  std::uint64_t teacher_failed = 0;
   std::uint64_t teacher_tokens = 0;
   double teacher_cost_usd = 0;
   double loss = 0;         // mean total loss over the round's last steps

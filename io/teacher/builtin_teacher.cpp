@@ -86,25 +86,49 @@ const arith_problem* builtin_teacher::find_problem(std::string_view question) co
   return found == by_question_.end() ? nullptr : &problems_[found->second];
 }
 
+const arith_problem* builtin_teacher::find_problem_in(std::string_view text) const {
+  const arith_problem* best = nullptr;
+  for (const auto& candidate : problems_) {
+    const auto question = text::trim(candidate.question);
+    if (!question.empty() && (best == nullptr || question.size() > best->question.size()) &&
+        text.find(question) != std::string_view::npos)
+      best = &candidate;
+  }
+  return best;
+}
+
+// Every refusal is about the request (status 400 behind teacher-serve), not the teacher.
 result<chat_response> builtin_teacher::answer(const chat_request& request) const {
   if (request.n < 1 || request.n > most_samples)
     return problem{"built-in teacher: n must be in [1, " + std::to_string(most_samples) + "], not " +
-                   std::to_string(request.n)};
+                       std::to_string(request.n),
+                   problem_cause::rejected};
   const auto user = std::find_if(request.messages.rbegin(), request.messages.rend(),
                                  [](const chat_message& m) { return m.role == "user"; });
   if (user == request.messages.rend())
-    return problem{"built-in teacher: the request has no user message"};
+    return problem{"built-in teacher: the request has no user message", problem_cause::rejected};
+  // tailor's own requests (the run's templates) first: they say which question, and the student's reasoning
+  // a feedback is about. Any other client's message is answered as a chain of thought when it holds a known
+  // question anywhere.
   const auto feedback = match_template(templates_.feedback_user, user->content);
   const auto cot = feedback ? std::nullopt : match_template(templates_.cot_user, user->content);
-  if (!feedback && !cot)
-    return problem{"built-in teacher: the user message matches neither the chain-of-thought nor the feedback "
-                   "prompt it was built with (build it with the run's prompt templates)"};
-  const auto& question = (feedback ? *feedback : *cot).at("question");
-  const arith_problem* solved = find_problem(question);
-  if (solved == nullptr)
-    return problem{"built-in teacher: none of its " + std::to_string(problems_.size()) +
-                   " arith problems asks \"" + question.substr(0, 160) +
-                   "\" (build it from the dataset the run trains on)"};
+  const arith_problem* solved = nullptr;
+  if (feedback || cot) {
+    const auto& question = (feedback ? *feedback : *cot).at("question");
+    solved = find_problem(question);
+    if (solved == nullptr)
+      solved = find_problem_in(question);
+    if (solved == nullptr)
+      return problem{"built-in teacher: none of its " + std::to_string(problems_.size()) +
+                         " arith problems asks \"" + question.substr(0, 160) +
+                         "\" (build it from the dataset the run trains on)",
+                     problem_cause::rejected};
+  } else if (solved = find_problem_in(user->content); solved == nullptr) {
+    return problem{"built-in teacher: the user message holds none of its " + std::to_string(problems_.size()) +
+                       " arith problems' questions, and matches neither the chain-of-thought nor the feedback "
+                       "prompt it was built with (send a question from the dataset it serves)",
+                   problem_cause::rejected};
+  }
 
   chat_response response;
   response.model = request.model.empty() ? std::string(builtin_model) : request.model;

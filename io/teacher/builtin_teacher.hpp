@@ -74,6 +74,9 @@ public:
   result<chat_response> answer(const chat_request& request) const;
   std::size_t problem_count() const { return problems_.size(); }
   const arith_problem* find_problem(std::string_view question) const;
+  // The problem whose question the text holds anywhere ("Question: <q>", a client's own prompt around it);
+  // the longest when several do. Null when none.
+  const arith_problem* find_problem_in(std::string_view text) const;
 
 private:
   builtin_teacher(std::vector<arith_problem> problems, prompt_templates templates);

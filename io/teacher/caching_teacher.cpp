@@ -33,7 +33,7 @@ chat_usage share_of(const chat_usage& usage, std::size_t k, std::size_t j) {
 }
 
 const problem& cancelled() {
-  static const problem text{"teacher request cancelled"};
+  static const problem text{"teacher request cancelled", problem_cause::cancelled};
   return text;
 }
 
@@ -203,7 +203,7 @@ void caching_teacher::process(std::deque<job>& batch) {
     followers.insert(followers.end(), released.begin(), released.end());
     const std::size_t k = std::min(answer->choices.size(), target.missing.size());
     if (k == 0) {
-      steps.push_back({work.target, next::fail, problem{"teacher answered no choices"}});
+      steps.push_back({work.target, next::fail, problem{"teacher answered no choices", problem_cause::transient}});
       continue;
     }
     if (!answer->model.empty())

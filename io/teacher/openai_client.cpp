@@ -105,6 +105,7 @@ void openai_client::complete(chat_request request, callback done) {
     message->body() = to_json(request).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     message->prepare_payload();
     auto call = std::make_shared<pending_call>(impl_->io, std::move(message), std::move(done));
+    call->bound = cost_bound_of(request, impl_->options.prices);
     asio::post(impl_->io,
                [state = impl_.get(), call = std::move(call)]() mutable { state->enqueue(std::move(call)); });
   } catch (const std::exception& error) {

@@ -52,8 +52,9 @@ struct openai_client_stats {
 // Runs its io_context on one thread of its own; every callback is invoked on that thread and must not
 // block. Retries connection errors, timeouts, 408, 409, 429 and 5xx with exponential backoff and full
 // jitter, waiting at least `Retry-After` seconds when the server sends it; other 4xx fail at once with the
-// server's message. A 200 whose body is not a valid completion is retried once (a proxy or an overloaded
-// server can cut or garble a body), then fails naming what is wrong with it.
+// server's message. A 200 whose body is not a valid completion is retried like a 5xx. A failure says its
+// cause: `transient` when the tries ran out, `fatal` for 401, 403 and 404 (every request would fail alike),
+// `rejected` for other 4xx, `budget` and `cancelled`.
 class openai_client final : public teacher_backend {
 public:
   static result<std::unique_ptr<openai_client>> create(openai_client_options options);

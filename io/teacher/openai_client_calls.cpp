@@ -54,16 +54,22 @@ void openai_client::impl::pump() {
     fifo_semaphore::lease slot;
     if (options.shared_limit && !(slot = take_shared_slot()))
       break; // pump() runs again when our turn comes
+    if (options.budget) {
+      auto turn = options.budget->try_begin(queue.front()->bound);
+      if (turn && *turn == budget_turn::later)
+        break; // pump() runs again when a call in flight ends and gives back its reservation
+      if (!turn) {
+        auto refused = std::move(queue.front());
+        queue.pop_front();
+        count([](auto& s) { --s.queued; });
+        finish(refused, turn.error());
+        continue;
+      }
+    }
     auto call = std::move(queue.front());
     queue.pop_front();
     count([](auto& s) { --s.queued; });
-    if (options.budget) {
-      if (auto permit = options.budget->try_begin(); !permit) {
-        finish(call, permit.error());
-        continue;
-      }
-      call->holds_budget = true;
-    }
+    call->holds_budget = options.budget != nullptr;
     call->shared_slot = std::move(slot);
     active.emplace(call->id, call);
     count([](auto& s) { ++s.in_flight; });
@@ -120,7 +126,8 @@ void openai_client::impl::send(const std::shared_ptr<pending_call>& call) {
                          try {
                            on_answer(call, connection, ec, stage, std::move(response));
                          } catch (const std::exception& error) {
-                           finish(call, problem{"teacher endpoint " + url + ": " + error.what()});
+                           finish(call, problem{"teacher endpoint " + url + ": " + error.what(),
+                                                problem_cause::transient});
                            pump();
                          }
                        });
@@ -148,12 +155,11 @@ void openai_client::impl::on_answer(const std::shared_ptr<pending_call>& call,
     auto parsed = parse_chat_response(response.body());
     if (parsed)
       return succeed(call, std::move(parsed).value());
-    const std::string reason = "answered " + std::to_string(status) +
-                               " with a body that is not a valid chat completion: " + parsed.error().message;
-    if (call->retried_malformed)
-      return fail(call, reason);
-    call->retried_malformed = true;
-    return retry_or_fail(call, reason, std::nullopt);
+    // A proxy or an overloaded server can cut or garble a body: as transient as a 5xx.
+    return retry_or_fail(call,
+                         "answered " + std::to_string(status) +
+                             " with a body that is not a valid chat completion: " + parsed.error().message,
+                         std::nullopt);
   }
   std::string reason = "HTTP " + std::to_string(status) + " " + std::string{response.reason()} + ": " +
                        error_message_of(response.body());
@@ -163,14 +169,18 @@ void openai_client::impl::on_answer(const std::shared_ptr<pending_call>& call,
   }
   if (status == 401 && authorization.empty() && !options.api_key_env.empty())
     reason += " (no API key was sent: $" + options.api_key_env + " is not set)";
-  fail(call, reason);
+  // A wrong key, a forbidden account or an unknown model or URL fails every request alike; any other 4xx
+  // (a prompt too long, say) is about this request only.
+  const bool every_request_fails = status == 401 || status == 403 || status == 404;
+  fail(call, reason, every_request_fails ? problem_cause::fatal : problem_cause::rejected);
 }
 
 void openai_client::impl::retry_or_fail(const std::shared_ptr<pending_call>& call, const std::string& reason,
                                         std::optional<std::chrono::milliseconds> retry_after) {
   if (call->tries >= options.max_tries)
-    return fail(call, call->tries > 1 ? reason + " (gave up after " + std::to_string(call->tries) + " tries)"
-                                      : reason);
+    return fail(call,
+                call->tries > 1 ? reason + " (gave up after " + std::to_string(call->tries) + " tries)" : reason,
+                problem_cause::transient);
   const auto delay = retry_after
                          ? *retry_after
                          : backoff_delay(call->tries, options.backoff_base, options.backoff_cap, random);
@@ -195,8 +205,9 @@ void openai_client::impl::succeed(const std::shared_ptr<pending_call>& call, cha
   pump();
 }
 
-void openai_client::impl::fail(const std::shared_ptr<pending_call>& call, const std::string& reason) {
-  finish(call, problem{"teacher endpoint " + url + ": " + reason});
+void openai_client::impl::fail(const std::shared_ptr<pending_call>& call, const std::string& reason,
+                               problem_cause cause) {
+  finish(call, problem{"teacher endpoint " + url + ": " + reason, cause});
   pump();
 }
 
@@ -209,9 +220,9 @@ void openai_client::impl::finish(const std::shared_ptr<pending_call>& call, resu
   call->shared_slot.release();
   const chat_usage usage = outcome ? outcome->usage : chat_usage{};
   if (call->holds_budget)
-    options.budget->finish(usage, options.prices.cost_usd(usage));
+    options.budget->finish(usage, options.prices.cost_usd(usage), call->bound);
   if (!outcome)
-    outcome = problem{scrub(outcome.error().message)};
+    outcome = problem{scrub(outcome.error().message), outcome.error().cause};
   const bool ok = outcome.ok();
   count([&](auto& s) {
     ++s.requests;
@@ -241,7 +252,7 @@ void openai_client::impl::cancel_everything() {
   running.reserve(active.size());
   for (auto& [id, call] : active)
     running.push_back(call);
-  const problem cancelled{"teacher request cancelled"};
+  const problem cancelled{"teacher request cancelled", problem_cause::cancelled};
   for (auto& call : running) {
     call->retry_timer.cancel();
     if (call->connection)

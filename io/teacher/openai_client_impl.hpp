@@ -40,8 +40,8 @@ struct pending_call {
   std::uint64_t id = 0;
   int tries = 0;
   bool redid_stale = false;
-  bool retried_malformed = false;
   bool holds_budget = false;
+  teacher_cost_bound bound; // reserved in the budget while the call runs
   bool finished = false;
 };
 
@@ -98,7 +98,7 @@ struct openai_client::impl {
   void retry_or_fail(const std::shared_ptr<pending_call>& call, const std::string& reason,
                      std::optional<std::chrono::milliseconds> retry_after);
   void succeed(const std::shared_ptr<pending_call>& call, chat_response response);
-  void fail(const std::shared_ptr<pending_call>& call, const std::string& reason);
+  void fail(const std::shared_ptr<pending_call>& call, const std::string& reason, problem_cause cause);
   void finish(const std::shared_ptr<pending_call>& call, result<chat_response> outcome);
   void cancel_everything();
 };

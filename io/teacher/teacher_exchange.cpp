@@ -1,6 +1,25 @@
 #include "io/teacher/teacher_exchange.hpp"
 
 namespace tailor {
+namespace {
+
+teacher_failure failure_of(problem_cause cause) {
+  switch (cause) {
+  case problem_cause::transient:
+    return teacher_failure::transient;
+  case problem_cause::rejected:
+    return teacher_failure::rejected;
+  case problem_cause::budget:
+    return teacher_failure::budget;
+  case problem_cause::cancelled:
+    return teacher_failure::cancelled;
+  case problem_cause::fatal:
+    break;
+  }
+  return teacher_failure::fatal;
+}
+
+} // namespace
 
 chat_request to_chat_request(const teacher_request& request, const teacher_exchange_options& options) {
   teacher_request_options sampling{.model = options.model,
@@ -25,6 +44,7 @@ teacher_reply to_teacher_reply(const teacher_request& request, const result<chat
     reply.weights_version = request.student_mistake.weights_version;
   if (!answer) {
     reply.error = answer.error().message;
+    reply.failure = failure_of(answer.error().cause);
     return reply;
   }
   const auto& response = answer.value();
@@ -35,6 +55,11 @@ teacher_reply to_teacher_reply(const teacher_request& request, const result<chat
   reply.from_cache = response.usage.prompt_tokens == 0 && response.usage.completion_tokens == 0;
   const auto source = request.kind == teacher_request_kind::tailored_feedback ? rationale_source::teacher_tailored
                                                                               : rationale_source::teacher;
+  reply.replies_read = static_cast<std::uint32_t>(response.choices.size());
+  for (const auto& choice : response.choices)
+    if (is_answer_correct(parse_teacher_reply(choice, request.problem.task, request.problem.question),
+                          request.problem))
+      ++reply.replies_kept;
   for (auto& text : kept_rationales(response, request.problem))
     reply.rationales.push_back({.text = std::move(text), .source = source, .tokens = 0});
   return reply;

@@ -196,9 +196,14 @@ private:
   }
 
   void on_backend(result<chat_response> reply) {
-    if (!reply)
-      return send(error_response(http::status::internal_server_error, reply.error().message, "server_error"),
+    // A request the backend cannot answer (a question it does not know) is the client's to fix: 400, as
+    // OpenAI answers an invalid request; anything else is the server's fault.
+    if (!reply) {
+      const bool refused = reply.error().cause == problem_cause::rejected;
+      return send(error_response(refused ? http::status::bad_request : http::status::internal_server_error,
+                                 reply.error().message, refused ? "invalid_request_error" : "server_error"),
                   then::keep_alive);
+    }
     json body = to_json(reply.value());
     if (reply->model.empty())
       body["model"] = requested_model_.empty() ? core_.options.model : requested_model_;
