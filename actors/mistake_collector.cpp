@@ -27,20 +27,10 @@ struct collector_state {
 
 // `pass` is the round whose exam graded the answer: the reply is that round's training data.
 void ask_for_feedback(collector_state& s, const graded_answer& answer, std::uint32_t pass) {
-  const auto& problem = s.problems->at(answer.example_id);
-  teacher_request request;
-  request.problem = problem;
-  request.kind = teacher_request_kind::tailored_feedback;
-  request.student_mistake = {.example_id = answer.example_id,
-                             .question = problem.question,
-                             .gold_answer = problem.answer,
-                             .wrong_rationale = answer.reasoning,
-                             .extracted_answer = answer.extracted_answer,
-                             .weights_version = answer.weights_version};
-  request.samples = s.options.feedback_samples;
-  request.sampling = s.options.sampling;
-  request.round = pass;
-  caf::anon_send(s.teacher, teach_atom::value, std::move(request));
+  caf::anon_send(s.teacher, teach_atom::value,
+                 tailored_feedback_request(s.problems->at(answer.example_id), answer.reasoning,
+                                           answer.extracted_answer, answer.weights_version,
+                                           s.options.feedback_samples, s.options.sampling, pass));
 }
 
 // The ablation's request where the method would send `ask_for_feedback`: rationales for a random question.

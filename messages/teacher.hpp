@@ -72,6 +72,26 @@ inline teacher_request chain_of_thought_request(example problem, std::uint32_t s
   return request;
 }
 
+// "Here is the student's wrong attempt": a mistake of round `round`'s exam sent back for tailored feedback.
+inline teacher_request tailored_feedback_request(example problem, rationale wrong_rationale,
+                                                 std::string extracted_answer, std::uint64_t weights_version,
+                                                 std::uint32_t samples, sampling_params sampling,
+                                                 std::uint32_t round) {
+  teacher_request request;
+  request.kind = teacher_request_kind::tailored_feedback;
+  request.student_mistake = {.example_id = problem.id,
+                             .question = problem.question,
+                             .gold_answer = problem.answer,
+                             .wrong_rationale = std::move(wrong_rationale),
+                             .extracted_answer = std::move(extracted_answer),
+                             .weights_version = weights_version};
+  request.problem = std::move(problem);
+  request.samples = std::max<std::uint32_t>(1, samples);
+  request.sampling = sampling;
+  request.round = round;
+  return request;
+}
+
 struct token_usage {
   std::uint64_t prompt_tokens = 0;
   std::uint64_t completion_tokens = 0;
@@ -85,6 +105,18 @@ typename Inspector::result_type inspect(Inspector& f, token_usage& x) {
   return f(caf::meta::type_name("token_usage"), x.prompt_tokens, x.completion_tokens, x.cost_usd);
 }
 
+// Why a teacher request failed, which decides what the run does next: a `transient` one (its tries ran out
+// on 429s, 5xx, timeouts or garbled bodies) is asked again later and then skipped; a `rejected` one (a 4xx
+// about this request alone) is skipped; `budget` ends the asking; `fatal` (a wrong key, an unknown model or
+// URL, a cache that cannot store) and `cancelled` end the run.
+enum class teacher_failure : std::uint8_t { none, transient, rejected, budget, fatal, cancelled };
+
+template <>
+struct enum_names<teacher_failure> {
+  static constexpr std::array<std::string_view, 6> values = {"none",   "transient", "rejected",
+                                                             "budget", "fatal",     "cancelled"};
+};
+
 struct teacher_reply {
   std::string example_id;
   teacher_request_kind kind = teacher_request_kind::chain_of_thought; // echoed from the request
@@ -92,6 +124,11 @@ struct teacher_reply {
   token_usage usage;
   bool from_cache = false;
   std::string error; // empty on success; else what failed, e.g. "budget of 5.00 USD spent" or "HTTP 429"
+  teacher_failure failure = teacher_failure::none; // set with `error`
+  // Choices the teacher returned, and how many of them were answer-correct (before repeats are dropped): a
+  // share that falls says a prompt or a model does not fit the task.
+  std::uint32_t replies_read = 0;
+  std::uint32_t replies_kept = 0;
   std::uint32_t round = 1; // echoed from the request
   // Of the student's answer a tailored feedback corrects (the exam's snapshot); 0 for a chain of thought.
   std::uint64_t weights_version = 0;
@@ -105,23 +142,6 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, teacher_reply& x) {
   return f(caf::meta::type_name("teacher_reply"), x.example_id, x.kind, x.rationales, x.usage, x.from_cache,
            x.error, x.failure, x.replies_read, x.replies_kept, x.round, x.weights_version);
-// Why a teacher request failed, which decides what the run does next: a `transient` one (its tries ran out
-// on 429s, 5xx, timeouts or garbled bodies) is asked again later and then skipped; a `rejected` one (a 4xx
-// about this request alone) is skipped; `budget` ends the asking; `fatal` (a wrong key, an unknown model or
-// URL, a cache that cannot store) and `cancelled` end the run.
-enum class teacher_failure : std::uint8_t { none, transient, rejected, budget, fatal, cancelled };
-
-template <>
-struct enum_names<teacher_failure> {
-  static constexpr std::array<std::string_view, 6> values = {"none",   "transient", "rejected",
-                                                             "budget", "fatal",     "cancelled"};
-};
-
 }
 
 } // namespace tailor
-  teacher_failure failure = teacher_failure::none; // set with `error`
-  // Choices the teacher returned, and how many of them were answer-correct (before repeats are dropped): a
-  // share that falls says a prompt or a model does not fit the task.
-  std::uint32_t replies_read = 0;
-  std::uint32_t replies_kept = 0;

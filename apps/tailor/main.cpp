@@ -3,6 +3,7 @@
 #include "apps/tailor/client_commands.hpp"
 #include "apps/tailor/data_commands.hpp"
 #include "apps/tailor/model_commands.hpp"
+#include "apps/tailor/plan_command.hpp"
 #include "apps/tailor/run_command.hpp"
 #include "apps/tailor/teacher_serve_command.hpp"
 
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   CLI::App app{"tailor: teach a small language model to reason, from a teacher LLM and its own mistakes"};
   app.require_subcommand(1);
   tailor::cli::add_run_command(app);
+  tailor::cli::add_plan_command(app);
   tailor::cli::add_data_commands(app);
   tailor::cli::add_model_commands(app);
   tailor::cli::add_teacher_serve_command(app);

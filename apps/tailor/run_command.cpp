@@ -3,6 +3,7 @@
 #include "apps/tailor/run_command.hpp"
 
 #include "actors/run.hpp"
+#include "apps/tailor/plan_command.hpp"
 #include "io/common/atomic_file.hpp"
 #include "io/config/config_differences.hpp"
 #include "io/config/embedded_default.hpp"
@@ -33,6 +34,7 @@ struct run_options {
   std::uint32_t rounds = 0; // 0: the config's
   std::string device;       // cpu | cuda | cuda:N | auto: overrides the config's
   bool quiet = false;
+  bool over_budget_ok = false; // start even when the teacher's cost bound passes teacher.budget_usd
 };
 
 // One line per notable event; frequent ones (steps, exam chunks, teacher answers) rewrite one status line on
@@ -148,6 +150,12 @@ int run_job(const run_options& options) {
     std::cerr << "tailor run: " << resumable.error().message << "\n";
     return 2;
   }
+  // Before anything is written or sent: the budget would only stop the teacher part way through the run.
+  if (!options.over_budget_ok)
+    if (auto affordable = check_planned_cost(*config); !affordable) {
+      std::cerr << "tailor run: " << affordable.error().message << "\n";
+      return 2;
+    }
   std::error_code error;
   std::filesystem::create_directories(config->output_dir, error);
   if (error) {
@@ -219,6 +227,9 @@ void add_run_command(CLI::App& app) {
   run->add_option("--device", options->device,
                   "cpu, cuda, cuda:N or auto (overrides the config; the embedded default runs on the CPU)");
   run->add_flag("--quiet", options->quiet, "print only the outcome and the results table");
+  run->add_flag("--over-budget-ok", options->over_budget_ok,
+                "start even when the teacher may cost more than teacher.budget_usd (`tailor plan`); the budget "
+                "still stops the teacher once it is spent");
   run->callback([options] {
     if (int status = run_job(*options); status != 0)
       throw CLI::RuntimeError{status};
