@@ -153,4 +153,11 @@ inline std::array<std::size_t, 4> counts(const tailor::teacher_server& server) {
 }
 using four = std::array<std::size_t, 4>;
 
+// The Batch API's counters as (files uploaded, batches created).
+inline std::array<std::size_t, 2> batch_counts(const tailor::teacher_server& server) {
+  const auto stats = server.stats();
+  return {stats.files_uploaded, stats.batches_created};
+}
+using two = std::array<std::size_t, 2>;
+
 } // namespace tailor::server_test

@@ -1,4 +1,5 @@
-// `tailor teacher-serve`: the built-in teacher behind an OpenAI-compatible endpoint, for tests and demos.
+// `tailor teacher-serve`: the built-in teacher behind an OpenAI-compatible endpoint (chat completions and the
+// Batch API), for tests, demos and offline use.
 #include "apps/tailor/teacher_serve_command.hpp"
 
 #include "io/data/arith.hpp"
@@ -117,7 +118,9 @@ int serve(const serve_settings& settings) {
   const teacher_server_stats stats = server.value()->stats();
   std::cerr << "tailor teacher-serve: stopped by " << (received == SIGINT ? "SIGINT" : "SIGTERM") << " after "
             << stats.requests << " requests (" << stats.completions << " completions, " << stats.faults
-            << " injected faults, " << stats.unauthorized << " refused for their key)\n";
+            << " injected faults, " << stats.unauthorized << " refused for their key) and "
+            << stats.batch_requests << " batch API requests (" << stats.files_uploaded << " files uploaded, "
+            << stats.batches_created << " batches)\n";
   return exit_ok;
 }
 
@@ -157,6 +160,16 @@ void add_teacher_serve_command(CLI::App& app) {
       ->add_option("--api-key-env", settings->api_key_env,
                    "Require `Authorization: Bearer <key>`, the key read from this environment variable")
       ->check([](const std::string& name) { return name.empty() ? std::string("is empty") : std::string(); });
+  command
+      ->add_option("--batch-delay-ms", settings->server.batch_delay_ms,
+                   "How long after its creation a batch (POST /v1/batches) is completed at the earliest")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  command
+      ->add_option("--max-body-bytes", settings->server.max_body_bytes,
+                   "Largest request body accepted; batch input files (POST /v1/files) are bodies too")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   command->add_option("--seed", settings->server.seed, "Seed of latency jitter and random faults")
       ->capture_default_str();
   command->add_option("--threads", settings->server.threads, "I/O threads")

@@ -14,6 +14,36 @@
 #include <string_view>
 
 namespace tailor::teacher_http {
+
+// Bytes from the network or from a backend need not be UTF-8; a reply must never fail to serialize.
+std::string dump(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+nlohmann::json error_object(std::string_view message, std::string_view type, std::string_view code) {
+  return {{"error",
+           {{"message", message},
+            {"type", type},
+            {"param", nullptr},
+            {"code", code.empty() ? nlohmann::json(nullptr) : nlohmann::json(code)}}}};
+}
+
+std::string error_body(std::string_view message, std::string_view type, std::string_view code) {
+  return dump(error_object(message, type, code));
+}
+
+nlohmann::json completion_object(const chat_response& reply, const std::string& model_if_none,
+                                 std::string id) {
+  nlohmann::json body = to_json(reply);
+  if (reply.model.empty())
+    body["model"] = model_if_none;
+  body["id"] = std::move(id);
+  body["created"] =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  return body;
+}
+
 namespace {
 
 namespace beast = boost::beast;
@@ -25,20 +55,6 @@ using response_type = http_session::response_type;
 
 // A teacher may think for minutes (a long chain of thought behind a slow API).
 constexpr auto backend_timeout = std::chrono::minutes(10);
-
-// Bytes from the network or from a backend need not be UTF-8; a reply must never fail to serialize.
-std::string dump(const json& value) {
-  return value.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-// OpenAI's error shape: {"error": {"message", "type", "param", "code"}}.
-std::string error_body(std::string_view message, std::string_view type, std::string_view code = {}) {
-  return dump({{"error",
-                {{"message", message},
-                 {"type", type},
-                 {"param", nullptr},
-                 {"code", code.empty() ? json(nullptr) : json(code)}}}});
-}
 
 response_type json_response(http::status status, std::string body) {
   response_type response{status, 11};
@@ -76,6 +92,16 @@ private:
         return refuse_key();
       return plan_chat();
     }
+    if (batch_endpoints::serves(path_)) {
+      ++core_.batch_requests;
+      if (!authorized())
+        return refuse_key();
+      endpoint_reply reply = core_.batches.answer(
+          request().method(), path_, view(request()[http::field::content_type]), request().body());
+      auto response = json_response(static_cast<http::status>(reply.status), std::move(reply.body));
+      response.set(http::field::content_type, reply.content_type);
+      return send(std::move(response), then::keep_alive);
+    }
     if (path_ == "/v1/models" || path_ == "/models") {
       if (request().method() != http::verb::get)
         return refuse_method("GET");
@@ -88,7 +114,7 @@ private:
     }
     send(error_response(http::status::not_found,
                         "no route for " + method_ + " " + path_ +
-                            "; this server answers POST /v1/chat/completions and GET /v1/models",
+                            "; this server answers /v1/chat/completions, /v1/models, /v1/files, /v1/batches",
                         "invalid_request_error", "unknown_url"),
          then::keep_alive);
   }
@@ -204,13 +230,9 @@ private:
                                  reply.error().message, refused ? "invalid_request_error" : "server_error"),
                   then::keep_alive);
     }
-    json body = to_json(reply.value());
-    if (reply->model.empty())
-      body["model"] = requested_model_.empty() ? core_.options.model : requested_model_;
-    body["id"] = "chatcmpl-tailor-" + std::to_string(core_.next_completion_id++);
-    body["created"] =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
+    const json body =
+        completion_object(reply.value(), requested_model_.empty() ? core_.options.model : requested_model_,
+                          "chatcmpl-tailor-" + std::to_string(core_.next_completion_id++));
     ++core_.completions;
     send(json_response(http::status::ok, dump(body)), then::keep_alive);
   }

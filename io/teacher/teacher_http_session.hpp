@@ -4,6 +4,7 @@
 
 #include "io/teacher/chat.hpp"
 #include "io/http/http_listener.hpp"
+#include "io/teacher/teacher_batch_endpoints.hpp"
 #include "io/teacher/teacher_server.hpp"
 
 #include <atomic>
@@ -11,7 +12,10 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <random>
+#include <string>
+#include <string_view>
 
 namespace tailor::teacher_http {
 
@@ -33,7 +37,9 @@ public:
   std::atomic<std::size_t> completions{0};
   std::atomic<std::size_t> faults{0};
   std::atomic<std::size_t> unauthorized{0};
+  std::atomic<std::size_t> batch_requests{0}; // on the file and batch paths
   std::atomic<std::uint64_t> next_completion_id{1};
+  batch_endpoints batches;
 
   // The fault and latency of the next chat request in arrival order; counts the fault.
   request_plan plan_request();
@@ -43,6 +49,16 @@ private:
   std::uint64_t arrivals_ = 0;
   std::mt19937_64 random_;
 };
+
+// Bytes from the network or from a backend need not be UTF-8; a reply must never fail to serialize.
+std::string dump(const nlohmann::json& value);
+// OpenAI's error shape: {"error": {"message", "type", "param", "code"}}, as JSON and as a body.
+nlohmann::json error_object(std::string_view message, std::string_view type, std::string_view code = {});
+std::string error_body(std::string_view message, std::string_view type, std::string_view code = {});
+// A chat completion as the server answers it: `reply` with its id, the time, and `model_if_none` when the
+// backend named no model.
+nlohmann::json completion_object(const chat_response& reply, const std::string& model_if_none,
+                                 std::string id);
 
 // A connection of the teacher server on an accepted socket, for the listener to start.
 std::shared_ptr<server_connection> make_session(boost::asio::ip::tcp::socket socket, server_core& core,

@@ -13,7 +13,8 @@ namespace tailor {
 namespace teacher_http {
 
 server_core::server_core(teacher_backend& backend, teacher_server_options options)
-    : backend(backend), options(std::move(options)), random_(this->options.seed) {}
+    : backend(backend), options(std::move(options)), batches(backend, this->options),
+      random_(this->options.seed) {}
 
 request_plan server_core::plan_request() {
   using kind = teacher_fault::kind;
@@ -59,6 +60,8 @@ status check_options(const teacher_server_options& options) {
     return problem{"fault rate must be between 0 and 1"};
   if (options.fault_stall_ms < 0)
     return problem{"fault stall must be >= 0 ms"};
+  if (options.batch_delay_ms < 0)
+    return problem{"batch delay must be >= 0 ms"};
   for (const teacher_fault& fault : options.scripted_faults)
     if (fault.stall_ms < 0 || fault.retry_after_s < 0)
       return problem{"a scripted fault has a negative stall or Retry-After"};
@@ -82,7 +85,9 @@ public:
   void stop() override { listener_.stop(); }
 
   teacher_server_stats stats() const override {
-    return {core_.requests.load(), core_.completions.load(), core_.faults.load(), core_.unauthorized.load()};
+    return {core_.requests.load(),          core_.completions.load(),    core_.faults.load(),
+            core_.unauthorized.load(),      core_.batch_requests.load(), core_.batches.files_uploaded(),
+            core_.batches.batches_created()};
   }
 
 private:

@@ -1,5 +1,6 @@
 // An OpenAI-compatible `/v1/chat/completions` endpoint in front of any teacher backend (normally the built-in
-// teacher), with injectable latency and faults, so the real HTTP client is exercised end to end.
+// teacher), with injectable latency and faults, so the real HTTP client is exercised end to end; and the
+// Batch API's files and batches on the same backend, for the batch client.
 #pragma once
 
 #include "io/teacher/chat.hpp"
@@ -45,6 +46,9 @@ struct teacher_server_options {
   std::size_t max_body_bytes = 1 << 20; // larger request bodies get 413
   std::uint64_t seed = 1;               // for latency jitter and random faults
   int threads = 2;                      // I/O threads
+  // The Batch API (/v1/files, /v1/batches): a batch is `completed` this long after its creation, and not
+  // before the backend answered each of its requests. Uploads are bounded by max_body_bytes too.
+  int batch_delay_ms = 0;
 };
 
 // What the server saw, for tests and benchmarks (e.g. "a cache hit makes no HTTP request").
@@ -54,6 +58,11 @@ struct teacher_server_stats {
   std::size_t completions = 0;  // requests answered 200 with a valid completion
   std::size_t faults = 0;       // requests answered with an injected fault
   std::size_t unauthorized = 0; // requests refused with 401
+  // The Batch API: HTTP requests received on /v1/files and /v1/batches (whatever their method, key or body),
+  // files uploaded and batches created.
+  std::size_t batch_requests = 0;
+  std::size_t files_uploaded = 0;
+  std::size_t batches_created = 0;
 };
 
 class teacher_server {
