@@ -34,8 +34,10 @@ using reflection_builder_actor = caf::typed_actor<
 
 // Sends teacher requests through the backend, answers one by one; each answer goes to the builder and a
 // notice of it to the coordinator.
-using teacher_client_actor = caf::typed_actor<caf::reacts_to<teach_atom, teacher_request>,
-                                              caf::reacts_to<answered_atom, teacher_request, teacher_reply>>;
+// The answer comes back as (answered_atom, request, reply, the index of the teacher that answered).
+using teacher_client_actor =
+    caf::typed_actor<caf::reacts_to<teach_atom, teacher_request>,
+                     caf::reacts_to<answered_atom, teacher_request, teacher_reply, std::uint32_t>>;
 
 // Deduplicates wrong answers, feeds negatives to the builder and mistakes (within the round's quota) to the
 // teacher client.

@@ -161,6 +161,10 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
         record.teacher_rationales += reply.rationales.size();
         record.teacher_replies += reply.replies_read;
         record.teacher_replies_kept += reply.replies_kept;
+        auto& spend = record.teachers[reply.teacher];
+        ++(reply.ok() ? spend.requests : spend.failed);
+        spend.tokens += tokens;
+        spend.cost_usd += reply.usage.cost_usd;
         switch (reply.failure) {
         case teacher_failure::none:
           s.teacher_failures.add(false);
@@ -189,7 +193,9 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
       },
       [self](retrying_atom, const teacher_reply& reply) {
         auto found = self->state.tallies.find(reply.round);
-        (found == self->state.tallies.end() ? current(self->state) : found->second).record.teacher_failed++;
+        auto& record = (found == self->state.tallies.end() ? current(self->state) : found->second).record;
+        ++record.teacher_failed;
+        ++record.teachers[reply.teacher].failed;
         if (!count_teacher_failure(self, reply))
           return;
         report(self, "teacher: the request about " + reply.example_id + " failed (" + reply.error +

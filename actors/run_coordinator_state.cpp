@@ -39,7 +39,7 @@ progress_event event_of(const coordinator_state& s, std::string message) {
 void stop_actors(coordinator_actor* self, caf::exit_reason reason) {
   auto& s = self->state;
   if (s.teacher)
-    s.teacher->backend().cancel_all();
+    s.teacher->cancel_all();
   for (const auto& a : {caf::actor_cast<caf::actor>(s.builder), caf::actor_cast<caf::actor>(s.teacher_client),
                         caf::actor_cast<caf::actor>(s.collector), caf::actor_cast<caf::actor>(s.student),
                         caf::actor_cast<caf::actor>(s.trainer)})

@@ -1,5 +1,6 @@
-// teacher_client: one chat request per teacher request, its answer to the pools and the coordinator; a request
-// that failed for a transient reason is asked once more, later.
+// teacher_client: one chat request per teacher request, to the teacher its kind is routed to; its answer to the
+// pools and the coordinator. A request the teacher failed goes to the fallback teacher, if there is one; a
+// transient failure is asked once more, later.
 #include "actors/teacher_client.hpp"
 
 #include "io/teacher/teacher_exchange.hpp"
@@ -29,6 +30,29 @@ std::string request_key(const teacher_request& request) {
          '\n' + request.student_mistake.wrong_rationale.text;
 }
 
+// Sends `request` to the run's teacher `index`; the answer comes back to `self` as a message, so that no
+// state is touched off the actor's thread (the backend answers on its own thread, or at once).
+void ask(teacher_client_actor::stateful_pointer<teacher_client_state> self, const teacher_request& request,
+         std::size_t index) {
+  // Not a share of the teacher: the callback may run last on the client's own thread, which must not be the
+  // one to destroy the client. The teacher outlives its callbacks (teacher_client.hpp).
+  auto* teacher = self->state.teacher.get();
+  auto chat = to_chat_request(request, teacher->exchange(index));
+  auto handle = caf::actor_cast<teacher_client_actor>(self);
+  teacher->backend(index).complete(std::move(chat), [handle, request, teacher, index](result<chat_response> answer) {
+    auto reply = to_teacher_reply(request, answer, teacher->exchange(index));
+    reply.teacher = teacher->name(index);
+    caf::anon_send(handle, answered_atom::value, request, std::move(reply), static_cast<std::uint32_t>(index));
+  });
+}
+
+// What the fallback teacher may take over: a request the first one could not answer for now (tries run out,
+// budget spent) or would not (rejected). A fatal failure stops the run anyway; a cancelled one ends with it.
+bool fallback_helps(teacher_failure failure) {
+  return failure == teacher_failure::transient || failure == teacher_failure::budget ||
+         failure == teacher_failure::rejected;
+}
+
 teacher_client_actor::behavior_type
 teacher_client(teacher_client_actor::stateful_pointer<teacher_client_state> self, std::shared_ptr<run_teacher> teacher,
                reflection_builder_actor builder, caf::actor coordinator, std::chrono::milliseconds retry_failed_after) {
@@ -38,18 +62,15 @@ teacher_client(teacher_client_actor::stateful_pointer<teacher_client_state> self
   self->state.retry_failed_after = retry_failed_after;
   return {
       [self](teach_atom, const teacher_request& request) {
-        auto* teacher = self->state.teacher.get();
-        auto chat = to_chat_request(request, teacher->exchange());
-        // The backend answers on its own thread (or at once, for the built-in teacher); the answer comes
-        // back to this actor as a message, so that no state is touched off the actor's thread.
-        auto handle = caf::actor_cast<teacher_client_actor>(self);
-        teacher->backend().complete(std::move(chat), [handle, request, teacher](result<chat_response> answer) {
-          caf::anon_send(handle, answered_atom::value, request,
-                         to_teacher_reply(request, answer, teacher->exchange()));
-        });
+        ask(self, request, self->state.teacher->route(request.kind));
       },
-      [self](answered_atom, const teacher_request& request, const teacher_reply& reply) {
+      [self](answered_atom, const teacher_request& request, const teacher_reply& reply, std::uint32_t index) {
         auto& s = self->state;
+        if (fallback_helps(reply.failure))
+          if (const auto fallback = s.teacher->fallback_for(index)) {
+            ask(self, request, *fallback);
+            return;
+          }
         const auto key = request_key(request);
         if (reply.failure == teacher_failure::transient && s.asked_again.insert(key).second) {
           // A provider's bad minute: ask again once it may have passed, and meanwhile go on with the rest.

@@ -8,6 +8,7 @@
 #include <caf/meta/type_name.hpp>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace tailor {
 
@@ -126,6 +127,12 @@ struct teacher_config {
   std::uint32_t requests_per_round = 0;
   feedback_order mistake_order = feedback_order::misses_first;
   sampling_params sampling;
+  // Which teacher of `teachers` (below, in run_config) answers which requests; empty: this section's own
+  // endpoint. The fallback takes a request that the first one failed (after all its tries) or has no budget
+  // left for; empty: none.
+  std::string chain_of_thought_teacher;
+  std::string feedback_teacher;
+  std::string fallback_teacher;
 
   friend bool operator==(const teacher_config&, const teacher_config&) = default;
 };
@@ -137,7 +144,21 @@ typename Inspector::result_type inspect(Inspector& f, teacher_config& x) {
            x.failure_window, x.usd_per_million_prompt_tokens,
            x.usd_per_million_completion_tokens, x.budget_tokens, x.budget_usd, x.chain_of_thought_samples,
            x.tailored_feedback_samples, x.initial_questions, x.requests_per_round, x.mistake_order,
-           x.sampling);
+           x.sampling, x.chain_of_thought_teacher, x.feedback_teacher, x.fallback_teacher);
+}
+
+// A teacher besides `teacher`, under its name in the config's `teachers` object: its own endpoint, model,
+// prices and budget (only those keys: config_keys::endpoint_fields). The loop's knobs stay in `teacher`.
+struct named_teacher {
+  std::string name;
+  teacher_config endpoint;
+
+  friend bool operator==(const named_teacher&, const named_teacher&) = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, named_teacher& x) {
+  return f(caf::meta::type_name("named_teacher"), x.name, x.endpoint);
 }
 
 // The exam (sampling on training questions) and the evaluation (greedy on test questions).
@@ -254,6 +275,7 @@ struct run_config {
   prompt_config prompts;
   student_config student;
   teacher_config teacher;
+  std::vector<named_teacher> teachers; // more teachers, by name (JSON: an object), in name order
   exam_config exam;
   loss_config loss;
   reflection_config reflection;
@@ -290,6 +312,16 @@ struct run_config {
   friend bool operator==(const run_config&, const run_config&) = default;
 };
 
+// The endpoint that answers requests of `kind`: the one of `teachers` the route names, else `teacher`'s own.
+inline const teacher_config& routed_teacher(const run_config& c, teacher_request_kind kind) {
+  const auto& name =
+      kind == teacher_request_kind::tailored_feedback ? c.teacher.feedback_teacher : c.teacher.chain_of_thought_teacher;
+  for (const auto& named : c.teachers)
+    if (named.name == name)
+      return named.endpoint;
+  return c.teacher;
+}
+
 // The optimizer steps the config fixes for `round`: first_round_steps for round 1 when set, else
 // steps_per_round. 0 when they are not fixed (the loop then counts epochs over its positives).
 inline std::uint64_t fixed_steps_of_round(const run_config& c, std::uint32_t round) {
@@ -298,7 +330,7 @@ inline std::uint64_t fixed_steps_of_round(const run_config& c, std::uint32_t rou
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_config& x) {
-  return f(caf::meta::type_name("run_config"), x.data, x.prompts, x.student, x.teacher, x.exam, x.loss,
+  return f(caf::meta::type_name("run_config"), x.data, x.prompts, x.student, x.teacher, x.teachers, x.exam, x.loss,
            x.reflection, x.optimizer, x.rounds, x.epochs_per_round, x.steps_per_round, x.first_round_steps,
            x.checkpoint_every_steps, x.mode, x.strategy, x.max_staleness, x.exam_lead_checkpoints,
            x.wait_for_corrections, x.seed, x.device, x.bf16, x.threads, x.output_dir);

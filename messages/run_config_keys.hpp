@@ -52,8 +52,9 @@ void fields(Visit& v, sampling_params& x) {
   v("max_tokens", x.max_tokens);
 }
 
+// The keys of one teacher endpoint: where it is, how it is asked, what it costs and may cost.
 template <class Visit>
-void fields(Visit& v, teacher_config& x) {
+void endpoint_fields(Visit& v, teacher_config& x) {
   v("kind", x.kind);
   v("base_url", x.base_url);
   v("model", x.model);
@@ -61,19 +62,32 @@ void fields(Visit& v, teacher_config& x) {
   v("concurrency", x.concurrency);
   v("request_timeout_ms", x.request_timeout_ms);
   v("max_retries", x.max_retries);
-  v("failed_request_retry_ms", x.failed_request_retry_ms);
-  v("max_failed_share", x.max_failed_share);
-  v("failure_window", x.failure_window);
   v("usd_per_million_prompt_tokens", x.usd_per_million_prompt_tokens);
   v("usd_per_million_completion_tokens", x.usd_per_million_completion_tokens);
   v("budget_tokens", x.budget_tokens);
   v("budget_usd", x.budget_usd);
+}
+
+template <class Visit>
+void fields(Visit& v, named_teacher& x) {
+  endpoint_fields(v, x.endpoint);
+}
+
+template <class Visit>
+void fields(Visit& v, teacher_config& x) {
+  endpoint_fields(v, x);
+  v("failed_request_retry_ms", x.failed_request_retry_ms);
+  v("max_failed_share", x.max_failed_share);
+  v("failure_window", x.failure_window);
   v("chain_of_thought_samples", x.chain_of_thought_samples);
   v("tailored_feedback_samples", x.tailored_feedback_samples);
   v("initial_questions", x.initial_questions);
   v("requests_per_round", x.requests_per_round);
   v("mistake_order", x.mistake_order);
   v("sampling", x.sampling);
+  v("chain_of_thought_teacher", x.chain_of_thought_teacher);
+  v("feedback_teacher", x.feedback_teacher);
+  v("fallback_teacher", x.fallback_teacher);
 }
 
 template <class Visit>
@@ -126,6 +140,7 @@ void fields(Visit& v, run_config& x) {
   v("prompts", x.prompts);
   v("student", x.student);
   v("teacher", x.teacher);
+  v("teachers", x.teachers);
   v("exam", x.exam);
   v("loss", x.loss);
   v("reflection", x.reflection);
@@ -147,8 +162,12 @@ void fields(Visit& v, run_config& x) {
   v("output_dir", x.output_dir);
 }
 
-// Every struct field is a section (an object of keys) except the strings.
+// Sections by name (`teachers`): a JSON object whose keys are the names and whose values are sections.
 template <class T>
-concept config_section = std::is_class_v<T> && !std::same_as<T, std::string>;
+concept named_sections = std::same_as<T, std::vector<named_teacher>>;
+
+// Every other struct field is a section (an object of keys) except the strings.
+template <class T>
+concept config_section = std::is_class_v<T> && !std::same_as<T, std::string> && !named_sections<T>;
 
 } // namespace tailor::config_keys

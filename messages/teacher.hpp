@@ -129,6 +129,7 @@ struct teacher_reply {
   // share that falls says a prompt or a model does not fit the task.
   std::uint32_t replies_read = 0;
   std::uint32_t replies_kept = 0;
+  std::string teacher; // which of the run's teachers answered (or failed last): "teacher" or a name of `teachers`
   std::uint32_t round = 1; // echoed from the request
   // Of the student's answer a tailored feedback corrects (the exam's snapshot); 0 for a chain of thought.
   std::uint64_t weights_version = 0;
@@ -141,7 +142,7 @@ struct teacher_reply {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, teacher_reply& x) {
   return f(caf::meta::type_name("teacher_reply"), x.example_id, x.kind, x.rationales, x.usage, x.from_cache,
-           x.error, x.failure, x.replies_read, x.replies_kept, x.round, x.weights_version);
+           x.error, x.failure, x.replies_read, x.replies_kept, x.teacher, x.round, x.weights_version);
 }
 
 } // namespace tailor

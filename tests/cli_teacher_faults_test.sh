@@ -150,4 +150,37 @@ expect_timeout=60 expect_status 1 "$tailor" run faulty.json --out broken
 expect_output "more than teacher.max_failed_share (20%) allows"
 stop_teacher_serve
 
+# 6. Several teachers: the `teacher` section's endpoint fails every request (no retries); the one named
+# `spare` answers the mistakes (its route) and takes over what the first one fails (the fallback).
+export TAILOR_TEACHER_CACHE="$work/cache-several.sqlite"
+"$tailor" teacher-serve --port 0 --data train.jsonl >spare.out 2>spare.err &
+spare_pid=$!
+for _ in $(seq 100); do [[ -s spare.out ]] && break; sleep 0.1; done
+spare_url=$(head -n1 spare.out)
+[[ $spare_url =~ ^http:// ]] || { kill $spare_pid; fail "the spare teacher-serve printed no URL"; }
+start_teacher_serve train.jsonl --fault-rate 1.0 --seed 5
+write_config '{"max_retries": 0, "feedback_teacher": "spare", "fallback_teacher": "spare"}'
+python3 - "$spare_url" <<'PY'
+import json, sys
+c = json.load(open("faulty.json"))
+c["teachers"] = {"spare": {"kind": "openai_compatible", "base_url": sys.argv[1], "model": "builtin", "api_key_env": "",
+                           "request_timeout_ms": 1000}}
+json.dump(c, open("faulty.json", "w"))
+PY
+expect_status 0 "$tailor" run faulty.json --out several
+stop_teacher_serve
+kill -TERM $spare_pid
+wait $spare_pid || true
+expect_output "teacher spare: "
+python3 - <<'PY' || fail "the requests did not go where the routes say"
+import json
+r = json.load(open("several/results.json"))
+assert r["finished"] is True, r
+first, second = r["rounds"]
+assert first["teachers"]["spare"]["requests"] == first["teacher_requests"] > 0, first   # all taken over
+assert first["teacher_failed"] == 0, first
+assert "teacher" not in second["teachers"] and second["teachers"]["spare"]["requests"] > 0, second  # routed
+PY
+echo "several teachers: the fallback took round 1's $(python3 -c 'import json; print(json.load(open("several/results.json"))["rounds"][0]["teacher_requests"])') requests; round 2 went to its route"
+
 echo "cli teacher faults: all checks passed"

@@ -159,6 +159,7 @@ teacher_reply sample_teacher_reply() {
           teacher_failure::transient,
           4,
           3,
+          "strong",
           3,
           7};
 }
@@ -271,7 +272,7 @@ TEST_CASE("the field counter sees every member of an aggregate", "[messages]") {
   };
   STATIC_REQUIRE(aggregate_field_count<three>() == 3);
   STATIC_REQUIRE(aggregate_field_count<rationale>() == 3);
-  STATIC_REQUIRE(aggregate_field_count<run_config>() == 23);
+  STATIC_REQUIRE(aggregate_field_count<run_config>() == 24);
 }
 
 TEST_CASE("every message type round-trips, by value and type-erased through the registry", "[messages]") {

@@ -36,7 +36,27 @@ inline run_config every_field_set(const std::string& files_dir) {
                300,
                40,
                feedback_order::as_graded,
-               {0.3, 0.9, 256}};
+               {0.3, 0.9, 256},
+               "cheap",
+               "strong",
+               "strong"};
+  // Only their endpoint keys are read and written; the rest keep their defaults.
+  teacher_config cheap;
+  cheap.kind = teacher_kind::openai_compatible;
+  cheap.base_url = "http://127.0.0.1:9001/v1";
+  cheap.model = "small-model";
+  cheap.api_key_env = "TAILOR_CHEAP_KEY";
+  cheap.concurrency = 4;
+  cheap.request_timeout_ms = 1234;
+  cheap.max_retries = 7;
+  cheap.usd_per_million_prompt_tokens = 0.1;
+  cheap.usd_per_million_completion_tokens = 0.2;
+  cheap.budget_tokens = 1'000'000;
+  cheap.budget_usd = 1.5;
+  teacher_config strong = cheap;
+  strong.model = "large-model";
+  strong.budget_usd = 3;
+  c.teachers = {{"cheap", cheap}, {"strong", strong}};
   c.exam = {8, 0.8, 40, 256, 192, 64, 500, 100};
   c.loss = {0.2, 0.25, 0.5, 128};
   c.reflection = {6, 2, 0.25, true};

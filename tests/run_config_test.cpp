@@ -74,11 +74,12 @@ struct leaf_counter {
   }
 };
 
-// "data.task", "teacher.sampling.top_p", "rounds": every key path of `j`'s leaves.
+// "data.task", "teacher.sampling.top_p", "rounds": every key path of `j`'s leaves (an empty object, such as
+// `teachers` with none, is one).
 void key_paths(const json& j, const std::string& prefix, std::vector<std::string>& out) {
   for (const auto& [key, value] : j.items()) {
     const auto path = prefix.empty() ? key : prefix + "." + key;
-    if (value.is_object())
+    if (value.is_object() && !value.empty())
       key_paths(value, path, out);
     else
       out.push_back(path);
@@ -116,7 +117,11 @@ TEST_CASE("config: a config with every field set survives to_json and back, also
     auto slashed = path;
     std::replace(slashed.begin(), slashed.end(), '.', '/');
     const auto pointer = json::json_pointer("/" + slashed);
-    CHECK(written.at(pointer) != to_json(run_config{}).at(pointer));
+    // A named teacher's keys default as the `teacher` section's own endpoint keys do.
+    const auto named = path.rfind("teachers.", 0) == 0;
+    const auto default_pointer =
+        named ? json::json_pointer("/teacher/" + path.substr(path.rfind('.') + 1)) : pointer;
+    CHECK(written.at(pointer) != to_json(run_config{}).at(default_pointer));
   }
   CHECK(read_ok(written, "/elsewhere") == sample); // absolute paths do not depend on the base
   CHECK(read_ok(json::parse(written.dump(2))) == sample);
@@ -385,7 +390,7 @@ TEST_CASE("config: docs/config.md names every key", "[config]") {
       CHECK(line.find(": no such file: ") != std::string::npos);
     ++examples;
   }
-  CHECK(examples == 2);
+  CHECK(examples == 3);
 }
 
 TEST_CASE("config: the embedded default is a valid config and its ablation changes only the strategy and λ",
@@ -407,4 +412,32 @@ TEST_CASE("config: the embedded default is a valid config and its ablation chang
   ablation.strategy = c.strategy;
   ablation.loss.lambda = c.loss.lambda;
   CHECK(ablation == c);
+}
+
+TEST_CASE("config: several teachers: named endpoints, routes that must name them, only endpoint keys", "[config]") {
+  const auto c = read_ok(json::parse(R"({
+    "teacher": {"feedback_teacher": "strong", "fallback_teacher": "local"},
+    "teachers": {"strong": {"kind": "openai_compatible", "model": "big", "budget_usd": 3},
+                 "local": {"base_url": "http://127.0.0.1:8000/v1", "api_key_env": ""}}})"));
+  REQUIRE(c.teachers.size() == 2);
+  CHECK(c.teachers[0].name == "local"); // in name order
+  CHECK(c.teachers[1].endpoint.model == "big");
+  CHECK(c.teachers[1].endpoint.budget_usd == 3);
+  CHECK(&routed_teacher(c, teacher_request_kind::tailored_feedback) == &c.teachers[1].endpoint);
+  CHECK(&routed_teacher(c, teacher_request_kind::chain_of_thought) == &c.teacher);
+
+  const auto unknown = run_config_from_json(json::parse(R"({"teacher": {"fallback_teacher": "strnog"},
+                                                           "teachers": {"strong": {"model": "big"}}})"), ".");
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().message ==
+        "teacher.fallback_teacher: no teacher named \"strnog\" in `teachers` (there are: strong)");
+  const auto loop_key = run_config_from_json(
+      json::parse(R"({"teachers": {"strong": {"model": "big", "chain_of_thought_samples": 3}}})"), ".");
+  REQUIRE_FALSE(loop_key);
+  // The loop's knobs belong to `teacher`: a named teacher has only endpoint keys.
+  CHECK(loop_key.error().message == "teachers.strong.chain_of_thought_samples: unknown key");
+  const auto bad = run_config_from_json(json::parse(R"({"teachers": {"a b": {"concurrency": 0}}})"), ".");
+  REQUIRE_FALSE(bad);
+  CHECK_THAT(bad.error().message, Catch::Contains("a teacher's name is letters, digits") &&
+                                      Catch::Contains("teachers.a b.concurrency: must be at least 1"));
 }

@@ -155,25 +155,53 @@ bool is_variable_name(std::string_view name) {
   return !name.empty() && !(name[0] >= '0' && name[0] <= '9') && std::all_of(name.begin(), name.end(), word);
 }
 
-void check_teacher(value_checks& check, const teacher_config& teacher) {
+// The keys of one endpoint, under `prefix` ("teacher." or "teachers.<name>.").
+void check_endpoint(value_checks& check, const std::string& prefix, const teacher_config& teacher) {
   const auto& url = teacher.base_url;
   const auto scheme_end = url.starts_with("https://") ? 8 : url.starts_with("http://") ? 7 : 0;
   if (scheme_end == 0 || url.size() == static_cast<std::size_t>(scheme_end))
-    check.add("teacher.base_url", "expected an http:// or https:// URL, got " + nlohmann::json(url).dump());
+    check.add(prefix + "base_url", "expected an http:// or https:// URL, got " + nlohmann::json(url).dump());
   if (teacher.kind == teacher_kind::openai_compatible && teacher.model.empty())
-    check.add("teacher.model", "required for kind openai_compatible");
+    check.add(prefix + "model", "required for kind openai_compatible");
   // Never echo the value: it may be the key itself.
   if (!teacher.api_key_env.empty() && !is_variable_name(teacher.api_key_env))
-    check.add("teacher.api_key_env", "must be the name of an environment variable (letters, digits and _), "
-                                     "not the key itself");
-  check.at_least("teacher.concurrency", teacher.concurrency, 1);
-  check.at_least("teacher.request_timeout_ms", teacher.request_timeout_ms, 1);
+    check.add(prefix + "api_key_env", "must be the name of an environment variable (letters, digits and _), "
+                                      "not the key itself");
+  check.at_least(prefix + "concurrency", teacher.concurrency, 1);
+  check.at_least(prefix + "request_timeout_ms", teacher.request_timeout_ms, 1);
+  check.not_negative(prefix + "usd_per_million_prompt_tokens", teacher.usd_per_million_prompt_tokens);
+  check.not_negative(prefix + "usd_per_million_completion_tokens", teacher.usd_per_million_completion_tokens);
+  check.not_negative(prefix + "budget_usd", teacher.budget_usd);
+}
+
+// More teachers by name, and the names the routes give.
+void check_teachers(value_checks& check, const teacher_config& teacher, const std::vector<named_teacher>& more) {
+  std::string names;
+  for (const auto& named : more) {
+    const bool word = !named.name.empty() && std::all_of(named.name.begin(), named.name.end(), [](char c) {
+      return c == '_' || c == '-' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    });
+    if (!word)
+      check.add("teachers", "a teacher's name is letters, digits, _ and -, got " + nlohmann::json(named.name).dump());
+    check_endpoint(check, "teachers." + named.name + ".", named.endpoint);
+    names += (names.empty() ? "" : ", ") + named.name;
+  }
+  for (const auto& [key, name] : {std::pair{"teacher.chain_of_thought_teacher", &teacher.chain_of_thought_teacher},
+                                  std::pair{"teacher.feedback_teacher", &teacher.feedback_teacher},
+                                  std::pair{"teacher.fallback_teacher", &teacher.fallback_teacher}}) {
+    const bool known = name->empty() || std::any_of(more.begin(), more.end(),
+                                                    [&](const named_teacher& t) { return t.name == *name; });
+    if (!known)
+      check.add(key, "no teacher named " + nlohmann::json(*name).dump() + " in `teachers`" +
+                         (names.empty() ? std::string{" (there are none)"} : " (there are: " + names + ")"));
+  }
+}
+
+void check_teacher(value_checks& check, const teacher_config& teacher) {
+  check_endpoint(check, "teacher.", teacher);
   check.within("teacher.max_failed_share", teacher.max_failed_share, 0, 1, /*open_low=*/false,
                /*open_high=*/false);
   check.at_least("teacher.failure_window", teacher.failure_window, 1);
-  check.not_negative("teacher.usd_per_million_prompt_tokens", teacher.usd_per_million_prompt_tokens);
-  check.not_negative("teacher.usd_per_million_completion_tokens", teacher.usd_per_million_completion_tokens);
-  check.not_negative("teacher.budget_usd", teacher.budget_usd);
   check.at_least("teacher.chain_of_thought_samples", teacher.chain_of_thought_samples, 1);
   check.at_least("teacher.tailored_feedback_samples", teacher.tailored_feedback_samples, 1);
   check.not_negative("teacher.sampling.temperature", teacher.sampling.temperature);
@@ -254,6 +282,7 @@ void check_run_config(run_config& config, const fs::path& base_dir, problem_list
   check_data(check, config.data);
   check_student(check, config.student);
   check_teacher(check, config.teacher);
+  check_teachers(check, config.teacher, config.teachers);
   check_training(check, config);
   check_loop(check, config);
 }

@@ -23,6 +23,7 @@ namespace {
 using nlohmann::json;
 using config_keys::config_section;
 using config_keys::fields;
+using config_keys::named_sections;
 
 // ---- reading ----------------------------------------------------------------------------------------------
 
@@ -127,6 +128,8 @@ struct reading_problems {
 
 template <class Section>
 void read_section(const json& j, const std::string& path, Section& section, reading_problems& problems);
+template <class List>
+void read_named_sections(const json& j, const std::string& path, List& list, reading_problems& problems);
 
 // Applies the keys of one JSON object to one section, then names the keys it did not know.
 class section_reader {
@@ -140,7 +143,9 @@ public:
     const auto found = object_.find(std::string(key));
     if (found == object_.end())
       return;
-    if constexpr (config_section<T>)
+    if constexpr (named_sections<T>)
+      read_named_sections(*found, key_path(path_, key), field, problems_);
+    else if constexpr (config_section<T>)
       read_section(*found, key_path(path_, key), field, problems_);
     else
       read_value(*found, key_path(path_, key), field, problems_.values);
@@ -168,6 +173,18 @@ void read_section(const json& j, const std::string& path, Section& section, read
   reader.name_unknown_keys();
 }
 
+template <class List>
+void read_named_sections(const json& j, const std::string& path, List& list, reading_problems& problems) {
+  if (!j.is_object())
+    return problems.values.add(path, "expected an object of sections by name, got " + shown(j));
+  list.clear();
+  for (const auto& [name, value] : j.items()) {
+    auto& entry = list.emplace_back();
+    entry.name = name;
+    read_section(value, key_path(path, name), entry, problems);
+  }
+}
+
 // ---- writing ----------------------------------------------------------------------------------------------
 
 class section_writer {
@@ -177,7 +194,14 @@ public:
   template <class T>
   void operator()(std::string_view key, T& field) {
     auto& slot = object_[std::string(key)];
-    if constexpr (config_section<T>) {
+    if constexpr (named_sections<T>) {
+      slot = json::object();
+      for (auto& entry : field) {
+        auto& named = slot[entry.name] = json::object();
+        section_writer nested(named);
+        fields(nested, entry);
+      }
+    } else if constexpr (config_section<T>) {
       slot = json::object();
       section_writer nested(slot);
       fields(nested, field);

@@ -14,6 +14,25 @@
 
 namespace tailor {
 
+namespace {
+
+nlohmann::json spend_json(const std::map<std::string, teacher_spend>& teachers) {
+  auto out = nlohmann::json::object();
+  for (const auto& [name, s] : teachers)
+    out[name] = {{"requests", s.requests}, {"failed", s.failed}, {"tokens", s.tokens}, {"cost_usd", s.cost_usd}};
+  return out;
+}
+
+std::map<std::string, teacher_spend> spend_from_json(const nlohmann::json& j) {
+  std::map<std::string, teacher_spend> teachers;
+  for (const auto& [name, s] : j.items())
+    teachers[name] = {s.value("requests", std::uint64_t{0}), s.value("failed", std::uint64_t{0}),
+                      s.value("tokens", std::uint64_t{0}), s.value("cost_usd", 0.0)};
+  return teachers;
+}
+
+} // namespace
+
 nlohmann::json to_json(const round_record& r) {
   return {{"round", r.round},
           {"accuracy", r.accuracy},
@@ -25,6 +44,7 @@ nlohmann::json to_json(const round_record& r) {
           {"teacher_replies", r.teacher_replies},
           {"teacher_replies_kept", r.teacher_replies_kept},
           {"teacher_failed", r.teacher_failed},
+          {"teachers", spend_json(r.teachers)},
           {"teacher_tokens", r.teacher_tokens},
           {"teacher_cost_usd", r.teacher_cost_usd},
           {"loss", r.loss},
@@ -48,6 +68,7 @@ result<round_record> round_record_from_json(const nlohmann::json& j) {
     r.teacher_replies = j.value("teacher_replies", std::uint64_t{0});
     r.teacher_replies_kept = j.value("teacher_replies_kept", std::uint64_t{0});
     r.teacher_failed = j.value("teacher_failed", std::uint64_t{0});
+    r.teachers = spend_from_json(j.value("teachers", nlohmann::json::object()));
     r.teacher_tokens = j.value("teacher_tokens", std::uint64_t{0});
     r.teacher_cost_usd = j.value("teacher_cost_usd", 0.0);
     r.loss = j.value("loss", 0.0);
@@ -130,6 +151,23 @@ std::string results_table(const std::vector<round_record>& rounds) {
                   static_cast<unsigned long long>(r.steps), r.wall_seconds);
     out << line;
   }
+  // Spend per teacher, when the run has more than its one.
+  std::map<std::string, teacher_spend> total;
+  for (const auto& r : rounds)
+    for (const auto& [name, s] : r.teachers) {
+      auto& t = total[name];
+      t.requests += s.requests;
+      t.failed += s.failed;
+      t.tokens += s.tokens;
+      t.cost_usd += s.cost_usd;
+    }
+  if (total.size() > 1 || (total.size() == 1 && total.begin()->first != "teacher"))
+    for (const auto& [name, t] : total) {
+      std::snprintf(line, sizeof line, "teacher %s: %llu requests, %llu failed, %llu tokens, $%.4f\n", name.c_str(),
+                    static_cast<unsigned long long>(t.requests), static_cast<unsigned long long>(t.failed),
+                    static_cast<unsigned long long>(t.tokens), t.cost_usd);
+      out << line;
+    }
   return out.str();
 }
 

@@ -10,10 +10,19 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
 namespace tailor {
+
+// What one of the run's teachers was asked and cost in a round.
+struct teacher_spend {
+  std::uint64_t requests = 0; // answered by it (a request it failed and the fallback answered counts there)
+  std::uint64_t failed = 0;
+  std::uint64_t tokens = 0;
+  double cost_usd = 0;
+};
 
 struct round_record {
   std::uint32_t round = 0;
@@ -28,6 +37,7 @@ struct round_record {
   std::uint64_t teacher_replies_kept = 0;
   // Requests that failed after all their tries, also when asked again (teacher_requests counts them too).
   std::uint64_t teacher_failed = 0;
+  std::map<std::string, teacher_spend> teachers; // by teacher name ("teacher", or one of the config's `teachers`)
   std::uint64_t teacher_tokens = 0;
   double teacher_cost_usd = 0;
   double loss = 0;         // mean total loss over the round's last steps

@@ -1,3 +1,5 @@
+// The teachers of a run, assembled from its config: each endpoint's backend behind the answer cache, its budget
+// and prices, and the routes between them.
 #include "io/teacher/teacher_factory.hpp"
 
 #include "io/teacher/builtin_teacher.hpp"
@@ -12,10 +14,64 @@
 
 namespace tailor {
 
-run_teacher::~run_teacher() {
-  // The cache layer waits for the inner backend's answers; it goes first, the backend after it.
-  caching_.reset();
-  inner_.reset();
+struct run_teacher::endpoint {
+  std::string name;
+  std::unique_ptr<teacher_backend> inner;
+  std::unique_ptr<caching_teacher> caching; // null for the built-in teacher, which is free and deterministic
+  teacher_backend* front = nullptr;
+  std::shared_ptr<teacher_budget> budget;
+  teacher_exchange_options exchange;
+  std::string description;
+
+  ~endpoint() {
+    // The cache layer waits for the inner backend's answers; it goes first, the backend after it.
+    caching.reset();
+    inner.reset();
+  }
+};
+
+run_teacher::~run_teacher() = default;
+
+std::shared_ptr<teacher_budget> run_teacher::budget() const {
+  return endpoints_.front()->budget;
+}
+
+bool run_teacher::cached() const {
+  return endpoints_.front()->caching != nullptr;
+}
+
+std::string run_teacher::describe() const {
+  std::string text = endpoints_.front()->description;
+  for (std::size_t i = 1; i < endpoints_.size(); ++i)
+    text += "; " + endpoints_[i]->name + ": " + endpoints_[i]->description;
+  return text;
+}
+
+teacher_backend& run_teacher::backend(std::size_t index) {
+  return *endpoints_.at(index)->front;
+}
+
+const teacher_exchange_options& run_teacher::exchange(std::size_t index) const {
+  return endpoints_.at(index)->exchange;
+}
+
+const std::string& run_teacher::name(std::size_t index) const {
+  return endpoints_.at(index)->name;
+}
+
+std::size_t run_teacher::route(teacher_request_kind kind) const {
+  return kind == teacher_request_kind::tailored_feedback ? feedback_ : chain_of_thought_;
+}
+
+std::optional<std::size_t> run_teacher::fallback_for(std::size_t index) const {
+  if (!fallback_ || *fallback_ == index)
+    return std::nullopt;
+  return fallback_;
+}
+
+void run_teacher::cancel_all() {
+  for (auto& e : endpoints_)
+    e->front->cancel_all();
 }
 
 std::filesystem::path run_teacher_cache_path() {
@@ -24,35 +80,42 @@ std::filesystem::path run_teacher_cache_path() {
   return default_teacher_cache_path();
 }
 
-result<std::shared_ptr<run_teacher>> make_run_teacher(const run_config& config,
-                                                      const std::vector<std::filesystem::path>& train_files,
-                                                      std::shared_ptr<fifo_semaphore> shared_limit) {
-  auto templates = prompt_templates_of(config.prompts);
-  if (!templates)
-    return problem{"prompts: " + templates.error().message};
-  std::shared_ptr<run_teacher> teacher{new run_teacher};
-  const auto& t = config.teacher;
-  teacher->exchange_.templates = *templates;
-  teacher->exchange_.prices = {t.usd_per_million_prompt_tokens, t.usd_per_million_completion_tokens};
+namespace {
+
+struct endpoint_context {
+  const run_config& config;
+  const std::vector<std::filesystem::path>& train_files;
+  const prompt_templates& templates;
+  std::shared_ptr<fifo_semaphore> shared_limit;
+  std::shared_ptr<teacher_cache>& cache; // opened by the first endpoint that needs it
+};
+
+// One teacher: `t`'s endpoint keys, reported under `prefix` ("teacher." or "teachers.<name>.").
+result<std::unique_ptr<run_teacher::endpoint>> make_endpoint(const std::string& name, const std::string& prefix,
+                                                             const teacher_config& t, endpoint_context& context) {
+  auto e = std::make_unique<run_teacher::endpoint>();
+  e->name = name;
+  e->exchange.templates = context.templates;
+  e->exchange.prices = {t.usd_per_million_prompt_tokens, t.usd_per_million_completion_tokens};
   teacher_budget_limits limits;
   if (t.budget_tokens > 0)
     limits.max_tokens = static_cast<std::int64_t>(t.budget_tokens);
   if (t.budget_usd > 0 && (t.usd_per_million_prompt_tokens > 0 || t.usd_per_million_completion_tokens > 0))
     limits.max_usd = t.budget_usd;
-  teacher->budget_ = std::make_shared<teacher_budget>(limits);
+  e->budget = std::make_shared<teacher_budget>(limits);
 
   if (t.kind == teacher_kind::builtin) {
-    if (config.data.task != task_kind::arith)
-      return problem{"teacher.kind: the built-in teacher knows only the arith task, not " +
-                     std::string{to_string(config.data.task)} + "; use an openai_compatible teacher"};
-    auto builtin = builtin_teacher::load(train_files, *templates);
+    if (context.config.data.task != task_kind::arith)
+      return problem{prefix + "kind: the built-in teacher knows only the arith task, not " +
+                     std::string{to_string(context.config.data.task)} + "; use an openai_compatible teacher"};
+    auto builtin = builtin_teacher::load(context.train_files, context.templates);
     if (!builtin)
       return builtin.error();
-    teacher->exchange_.model = "builtin";
-    teacher->inner_ = std::move(builtin.value());
-    teacher->front_ = teacher->inner_.get();
-    teacher->description_ = "built-in (offline)";
-    return teacher;
+    e->exchange.model = "builtin";
+    e->inner = std::move(builtin.value());
+    e->front = e->inner.get();
+    e->description = "built-in (offline)";
+    return e;
   }
 
   openai_client_options options;
@@ -62,27 +125,66 @@ result<std::shared_ptr<run_teacher>> make_run_teacher(const run_config& config,
   options.timeout = std::chrono::milliseconds{t.request_timeout_ms};
   options.max_tries = static_cast<int>(t.max_retries) + 1;
   options.concurrency = std::max<std::uint32_t>(1, t.concurrency);
-  options.shared_limit = std::move(shared_limit);
-  options.prices = teacher->exchange_.prices;
-  options.budget = teacher->budget_;
-  options.seed = config.seed;
+  options.shared_limit = context.shared_limit;
+  options.prices = e->exchange.prices;
+  options.budget = e->budget;
+  options.seed = context.config.seed;
   if (!t.api_key_env.empty() && !std::getenv(t.api_key_env.c_str()) &&
       t.base_url.find("api.openai.com") != std::string::npos)
-    return problem{"teacher.api_key_env: the environment variable " + t.api_key_env +
+    return problem{prefix + "api_key_env: the environment variable " + t.api_key_env +
                    " is not set (it must hold the API key for " + t.base_url + ")"};
   auto client = openai_client::create(options);
   if (!client)
-    return problem{"teacher: " + client.error().message};
-  auto cache = teacher_cache::open(run_teacher_cache_path());
-  if (!cache)
-    return problem{"teacher cache: " + cache.error().message};
-  teacher->exchange_.model = t.model;
-  teacher->inner_ = std::move(client.value());
-  teacher->caching_ = std::make_unique<caching_teacher>(
-      *teacher->inner_, std::shared_ptr<teacher_cache>(std::move(cache.value())),
-      caching_teacher_options{.model = t.model, .prices = teacher->exchange_.prices});
-  teacher->front_ = teacher->caching_.get();
-  teacher->description_ = t.model + " at " + t.base_url + " (cached in " + run_teacher_cache_path().string() + ")";
+    return problem{prefix.substr(0, prefix.size() - 1) + ": " + client.error().message};
+  if (!context.cache) {
+    auto cache = teacher_cache::open(run_teacher_cache_path());
+    if (!cache)
+      return problem{"teacher cache: " + cache.error().message};
+    context.cache = std::shared_ptr<teacher_cache>(std::move(cache.value()));
+  }
+  e->exchange.model = t.model;
+  e->inner = std::move(client.value());
+  e->caching = std::make_unique<caching_teacher>(*e->inner, context.cache,
+                                                 caching_teacher_options{.model = t.model, .prices = e->exchange.prices});
+  e->front = e->caching.get();
+  e->description = t.model + " at " + t.base_url + " (cached in " + run_teacher_cache_path().string() + ")";
+  return e;
+}
+
+// The index of the teacher a route names; empty: the `teacher` section's own (0).
+std::size_t index_of(const std::string& name, const std::vector<named_teacher>& teachers) {
+  for (std::size_t i = 0; i < teachers.size(); ++i)
+    if (teachers[i].name == name)
+      return i + 1;
+  return 0;
+}
+
+} // namespace
+
+result<std::shared_ptr<run_teacher>> make_run_teacher(const run_config& config,
+                                                      const std::vector<std::filesystem::path>& train_files,
+                                                      std::shared_ptr<fifo_semaphore> shared_limit) {
+  auto templates = prompt_templates_of(config.prompts);
+  if (!templates)
+    return problem{"prompts: " + templates.error().message};
+  std::shared_ptr<teacher_cache> cache;
+  endpoint_context context{config, train_files, *templates, std::move(shared_limit), cache};
+  std::shared_ptr<run_teacher> teacher{new run_teacher};
+  auto main = make_endpoint("teacher", "teacher.", config.teacher, context);
+  if (!main)
+    return main.error();
+  teacher->endpoints_.push_back(std::move(main.value()));
+  for (const auto& named : config.teachers) {
+    auto more = make_endpoint(named.name, "teachers." + named.name + ".", named.endpoint, context);
+    if (!more)
+      return more.error();
+    teacher->endpoints_.push_back(std::move(more.value()));
+  }
+  const auto& t = config.teacher;
+  teacher->chain_of_thought_ = index_of(t.chain_of_thought_teacher, config.teachers);
+  teacher->feedback_ = index_of(t.feedback_teacher, config.teachers);
+  if (!t.fallback_teacher.empty())
+    teacher->fallback_ = index_of(t.fallback_teacher, config.teachers);
   return teacher;
 }
 

@@ -11,34 +11,50 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace tailor {
 
 class caching_teacher;
 
-// Owns every layer; `backend()` is the one to call. Destroy it only after its callbacks are done with.
+// Owns every layer of every teacher of a run: the one of the config's `teacher` section (index 0, named
+// "teacher") and those of `teachers`, each with its own client, budget and prices, all before one answer
+// cache (keyed per model). Destroy it only after its callbacks are done with.
 class run_teacher {
 public:
   ~run_teacher();
-  teacher_backend& backend() { return *front_; }
-  const teacher_exchange_options& exchange() const { return exchange_; }
-  std::shared_ptr<teacher_budget> budget() const { return budget_; }
-  bool cached() const { return caching_ != nullptr; }
-  std::string describe() const { return description_; }
 
+  // The teacher of the config's `teacher` section.
+  teacher_backend& backend() { return backend(0); }
+  const teacher_exchange_options& exchange() const { return exchange(0); }
+  std::shared_ptr<teacher_budget> budget() const;
+  bool cached() const;
+  std::string describe() const;
+
+  // Every teacher, by index.
+  std::size_t size() const { return endpoints_.size(); }
+  teacher_backend& backend(std::size_t index);
+  const teacher_exchange_options& exchange(std::size_t index) const;
+  const std::string& name(std::size_t index) const;
+  // The teacher that answers requests of `kind`, and the one that takes over a request it failed (nullopt:
+  // none, or the same one).
+  std::size_t route(teacher_request_kind kind) const;
+  std::optional<std::size_t> fallback_for(std::size_t index) const;
+  // Ends every request in flight, at every teacher.
+  void cancel_all();
+
+  struct endpoint;
   friend result<std::shared_ptr<run_teacher>> make_run_teacher(const run_config&,
                                                                const std::vector<std::filesystem::path>&,
                                                                std::shared_ptr<fifo_semaphore>);
 
 private:
   run_teacher() = default;
-  std::unique_ptr<teacher_backend> inner_;
-  std::unique_ptr<caching_teacher> caching_;
-  teacher_backend* front_ = nullptr;
-  std::shared_ptr<teacher_budget> budget_;
-  teacher_exchange_options exchange_;
-  std::string description_;
+  std::vector<std::unique_ptr<endpoint>> endpoints_;
+  std::size_t chain_of_thought_ = 0, feedback_ = 0;
+  std::optional<std::size_t> fallback_;
 };
 
 // Where the answer cache lives: $TAILOR_TEACHER_CACHE, else ~/.cache/tailor/teacher-cache.sqlite.
@@ -48,7 +64,8 @@ std::filesystem::path run_teacher_cache_path();
 // training set in `tailor data generate arith`'s JSONL). An OpenAI-compatible teacher gets the answer cache,
 // the budget and the config's prompts; a missing API key variable is an error naming it (the key itself is
 // never shown). `shared_limit`, when given (the daemon's --teacher-concurrency), caps its requests on the
-// wire together with every other run's.
+// wire together with every other run's. The config's `teachers` are built the same way and routed to as
+// its teacher.*_teacher keys say.
 result<std::shared_ptr<run_teacher>> make_run_teacher(const run_config& config,
                                                       const std::vector<std::filesystem::path>& train_files,
                                                       std::shared_ptr<fifo_semaphore> shared_limit = nullptr);

@@ -52,7 +52,9 @@ std::uint64_t longest(std::vector<std::uint64_t> tokens, std::uint64_t count) {
   return std::accumulate(tokens.begin(), tokens.begin() + kept, std::uint64_t{0});
 }
 
-planned_round priced(planned_round round, const teacher_config& t, const teacher_prices& prices) {
+// At the prices of `endpoint`, the teacher the round's requests are routed to.
+planned_round priced(planned_round round, const teacher_config& t, const teacher_config& endpoint) {
+  const teacher_prices prices{endpoint.usd_per_million_prompt_tokens, endpoint.usd_per_million_completion_tokens};
   round.completion_tokens = round.requests * round.samples * std::uint64_t{t.sampling.max_tokens};
   round.usd = prices.cost_usd({.prompt_tokens = static_cast<std::int64_t>(round.prompt_tokens),
                                .completion_tokens = static_cast<std::int64_t>(round.completion_tokens)});
@@ -87,9 +89,19 @@ teacher_plan plan_teacher_requests(const run_config& config, const std::vector<e
   const auto& t = config.teacher;
   teacher_plan plan;
   plan.questions = train.size();
-  plan.prices = {t.usd_per_million_prompt_tokens, t.usd_per_million_completion_tokens};
-  plan.budget_usd = t.budget_usd;
-  plan.budget_tokens = t.budget_tokens;
+  // With several teachers each has its own budget: the plan's are those of the teachers its rounds use.
+  const auto& cot_teacher = routed_teacher(config, teacher_request_kind::chain_of_thought);
+  const auto& later_teacher = config.strategy == teacher_strategy::tailored
+                                  ? routed_teacher(config, teacher_request_kind::tailored_feedback)
+                                  : cot_teacher;
+  const bool two = config.rounds > 1 && &later_teacher != &cot_teacher;
+  plan.prices = {std::max(cot_teacher.usd_per_million_prompt_tokens, later_teacher.usd_per_million_prompt_tokens),
+                 std::max(cot_teacher.usd_per_million_completion_tokens,
+                          later_teacher.usd_per_million_completion_tokens)};
+  plan.budget_usd = cot_teacher.budget_usd + (two ? later_teacher.budget_usd : 0);
+  plan.budget_tokens = cot_teacher.budget_tokens == 0 || (two && later_teacher.budget_tokens == 0)
+                           ? 0
+                           : cot_teacher.budget_tokens + (two ? later_teacher.budget_tokens : 0);
   plan.max_tokens = t.sampling.max_tokens;
   const teacher_exchange_options exchange{.model = t.model, .templates = templates, .prices = plan.prices};
   // Per question, the prompt tokens of the request the loop would send about it.
@@ -110,7 +122,7 @@ teacher_plan plan_teacher_requests(const run_config& config, const std::vector<e
                       .samples = std::max<std::uint32_t>(1, t.chain_of_thought_samples)};
   first.prompt_tokens = longest(cot_of(first.samples), first.requests);
   plan.longest_prompts = first.requests < train.size();
-  plan.rounds.push_back(priced(first, t, plan.prices));
+  plan.rounds.push_back(priced(first, t, cot_teacher));
 
   if (config.rounds > 1) {
     // One request per question an exam pass samples at most, and no more than the round's quota. The
@@ -133,7 +145,7 @@ teacher_plan plan_teacher_requests(const run_config& config, const std::vector<e
       later.prompt_tokens = longest(cot_of(later.samples), later.requests);
     }
     plan.longest_prompts = plan.longest_prompts || later.requests < train.size();
-    later = priced(later, t, plan.prices);
+    later = priced(later, t, later_teacher);
     for (std::uint32_t round = 2; round <= config.rounds; ++round) {
       later.round = round;
       plan.rounds.push_back(later);
