@@ -37,10 +37,12 @@ void ask(teacher_client_actor::stateful_pointer<teacher_client_state> self, cons
   // Not a share of the teacher: the callback may run last on the client's own thread, which must not be the
   // one to destroy the client. The teacher outlives its callbacks (teacher_client.hpp).
   auto* teacher = self->state.teacher.get();
-  auto chat = to_chat_request(request, teacher->exchange(index));
+  const bool can_wait = teacher->can_wait(request);
+  auto chat = to_chat_request(request, teacher->exchange(index, can_wait));
   auto handle = caf::actor_cast<teacher_client_actor>(self);
-  teacher->backend(index).complete(std::move(chat), [handle, request, teacher, index](result<chat_response> answer) {
-    auto reply = to_teacher_reply(request, answer, teacher->exchange(index));
+  teacher->backend(index, can_wait).complete(std::move(chat), [handle, request, teacher, index,
+                                                              can_wait](result<chat_response> answer) {
+    auto reply = to_teacher_reply(request, answer, teacher->exchange(index, can_wait));
     reply.teacher = teacher->name(index);
     caf::anon_send(handle, answered_atom::value, request, std::move(reply), static_cast<std::uint32_t>(index));
   });

@@ -133,6 +133,12 @@ struct teacher_config {
   std::string chain_of_thought_teacher;
   std::string feedback_teacher;
   std::string fallback_teacher;
+  // Work that can wait (round 1's chains of thought; in round mode the corrections and the ablation's
+  // questions) goes through the endpoint's Batch API (/v1/files, /v1/batches) at about half the price: sent
+  // once this long after its first request, polled this often. openai_compatible only.
+  bool batch = false;
+  std::uint32_t batch_flush_ms = 2000;
+  std::uint32_t batch_poll_ms = 30000;
 
   friend bool operator==(const teacher_config&, const teacher_config&) = default;
 };
@@ -144,7 +150,8 @@ typename Inspector::result_type inspect(Inspector& f, teacher_config& x) {
            x.failure_window, x.usd_per_million_prompt_tokens,
            x.usd_per_million_completion_tokens, x.budget_tokens, x.budget_usd, x.chain_of_thought_samples,
            x.tailored_feedback_samples, x.initial_questions, x.requests_per_round, x.mistake_order,
-           x.sampling, x.chain_of_thought_teacher, x.feedback_teacher, x.fallback_teacher);
+           x.sampling, x.chain_of_thought_teacher, x.feedback_teacher, x.fallback_teacher, x.batch,
+           x.batch_flush_ms, x.batch_poll_ms);
 }
 
 // A teacher besides `teacher`, under its name in the config's `teachers` object: its own endpoint, model,

@@ -66,6 +66,9 @@ void endpoint_fields(Visit& v, teacher_config& x) {
   v("usd_per_million_completion_tokens", x.usd_per_million_completion_tokens);
   v("budget_tokens", x.budget_tokens);
   v("budget_usd", x.budget_usd);
+  v("batch", x.batch);
+  v("batch_flush_ms", x.batch_flush_ms);
+  v("batch_poll_ms", x.batch_poll_ms);
 }
 
 template <class Visit>

@@ -183,4 +183,53 @@ assert "teacher" not in second["teachers"] and second["teachers"]["spare"]["requ
 PY
 echo "several teachers: the fallback took round 1's $(python3 -c 'import json; print(json.load(open("several/results.json"))["rounds"][0]["teacher_requests"])') requests; round 2 went to its route"
 
+# 7. Work that can wait, through the Batch API (round mode: every request can wait): at the batch price, no
+# chat completion at all; killed while round 1's batch runs, the resumed run polls that batch again instead
+# of paying for a second one.
+prices='"usd_per_million_prompt_tokens": 1.0, "usd_per_million_completion_tokens": 2.0'
+export TAILOR_TEACHER_CACHE="$work/cache-chat.sqlite"
+start_teacher_serve train.jsonl
+write_config "{$prices}"
+expect_status 0 "$tailor" run faulty.json --out chat
+stop_teacher_serve
+chat_completions=$completions
+export TAILOR_TEACHER_CACHE="$work/cache-batch.sqlite"
+start_teacher_serve train.jsonl --batch-delay-ms 300
+write_config "{$prices, \"batch\": true, \"batch_flush_ms\": 200, \"batch_poll_ms\": 100}"
+expect_status 0 "$tailor" run faulty.json --out batch
+stop_teacher_serve
+batches=$(grep -o '[0-9]* batches)' server.err | cut -d' ' -f1)
+[[ $completions == 0 && $batches -ge 2 ]] || fail "the batch run made $completions chat completions and $batches batches"
+python3 - "$chat_completions" "$batches" <<'PY' || fail "the batch path did not cost half of the chat path"
+import json, sys
+chat = json.load(open("chat/results.json"))["rounds"]
+batch = json.load(open("batch/results.json"))["rounds"]
+for c, b in zip(chat, batch):
+    assert c["teacher_requests"] == b["teacher_requests"], (c, b)
+    assert abs(b["teacher_cost_usd"] - 0.5 * c["teacher_cost_usd"]) <= 1e-9 + 0.01 * c["teacher_cost_usd"], (c, b)
+print(f"batch path: round 1 {batch[0]['teacher_requests']} requests in batches ({sys.argv[2]} batches over the run) "
+      f"for ${batch[0]['teacher_cost_usd']:.6f}; chat path: {chat[0]['teacher_requests']} requests "
+      f"({sys.argv[1]} completions over the run) for ${chat[0]['teacher_cost_usd']:.6f}")
+PY
+export TAILOR_TEACHER_CACHE="$work/cache-batch-killed.sqlite"
+start_teacher_serve train.jsonl --batch-delay-ms 4000 --verbose
+write_config "{$prices, \"batch\": true, \"batch_flush_ms\": 200, \"batch_poll_ms\": 100}"
+"$tailor" run faulty.json --out batch-killed >batch-killed.log 2>&1 &
+pid=$!
+for _ in $(seq 200); do
+  grep -q 'POST /v1/batches -> 200' server.err && break
+  sleep 0.05
+done
+grep -q 'POST /v1/batches -> 200' server.err || { kill -9 $pid; fail "round 1's batch was never created"; }
+sleep 0.3
+kill -9 $pid
+wait $pid 2>/dev/null || true
+[[ -s batch-killed/teacher_batches.jsonl ]] || fail "the batch was not journaled before polling"
+expect_status 0 "$tailor" run faulty.json --out batch-killed
+stop_teacher_serve
+killed_batches=$(grep -o '[0-9]* batches)' server.err | cut -d' ' -f1)
+[[ $killed_batches == "$batches" ]] ||
+  fail "killed during round 1's batch and resumed, the run created $killed_batches batches against $batches"
+echo "batch path, kill -9 during round 1's batch and resume: $killed_batches batches, as uninterrupted"
+
 echo "cli teacher faults: all checks passed"

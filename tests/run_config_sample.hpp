@@ -39,7 +39,10 @@ inline run_config every_field_set(const std::string& files_dir) {
                {0.3, 0.9, 256},
                "cheap",
                "strong",
-               "strong"};
+               "strong",
+               true,
+               500,
+               250};
   // Only their endpoint keys are read and written; the rest keep their defaults.
   teacher_config cheap;
   cheap.kind = teacher_kind::openai_compatible;
@@ -53,6 +56,9 @@ inline run_config every_field_set(const std::string& files_dir) {
   cheap.usd_per_million_completion_tokens = 0.2;
   cheap.budget_tokens = 1'000'000;
   cheap.budget_usd = 1.5;
+  cheap.batch = true;
+  cheap.batch_flush_ms = 100;
+  cheap.batch_poll_ms = 50;
   teacher_config strong = cheap;
   strong.model = "large-model";
   strong.budget_usd = 3;

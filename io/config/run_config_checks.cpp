@@ -172,6 +172,9 @@ void check_endpoint(value_checks& check, const std::string& prefix, const teache
   check.not_negative(prefix + "usd_per_million_prompt_tokens", teacher.usd_per_million_prompt_tokens);
   check.not_negative(prefix + "usd_per_million_completion_tokens", teacher.usd_per_million_completion_tokens);
   check.not_negative(prefix + "budget_usd", teacher.budget_usd);
+  if (teacher.batch && teacher.kind != teacher_kind::openai_compatible)
+    check.add(prefix + "batch", "needs kind openai_compatible (the Batch API of its endpoint)");
+  check.at_least(prefix + "batch_poll_ms", teacher.batch_poll_ms, 1);
 }
 
 // More teachers by name, and the names the routes give.

@@ -2,6 +2,7 @@
 // and prices, and the routes between them.
 #include "io/teacher/teacher_factory.hpp"
 
+#include "io/teacher/batch_teacher.hpp"
 #include "io/teacher/builtin_teacher.hpp"
 #include "io/teacher/caching_teacher.hpp"
 #include "io/teacher/openai_client.hpp"
@@ -22,10 +23,16 @@ struct run_teacher::endpoint {
   std::shared_ptr<teacher_budget> budget;
   teacher_exchange_options exchange;
   std::string description;
+  // The Batch API path (teacher.batch), before the same cache; its prices are the batch prices.
+  std::unique_ptr<teacher_backend> batch_inner;
+  std::unique_ptr<caching_teacher> batch_caching;
+  teacher_exchange_options batch_exchange;
 
   ~endpoint() {
-    // The cache layer waits for the inner backend's answers; it goes first, the backend after it.
+    // The cache layers wait for the inner backends' answers; they go first, the backends after them.
+    batch_caching.reset();
     caching.reset();
+    batch_inner.reset();
     inner.reset();
   }
 };
@@ -47,12 +54,18 @@ std::string run_teacher::describe() const {
   return text;
 }
 
-teacher_backend& run_teacher::backend(std::size_t index) {
-  return *endpoints_.at(index)->front;
+teacher_backend& run_teacher::backend(std::size_t index, bool can_wait) {
+  auto& e = *endpoints_.at(index);
+  return can_wait && e.batch_caching ? *e.batch_caching : *e.front;
 }
 
-const teacher_exchange_options& run_teacher::exchange(std::size_t index) const {
-  return endpoints_.at(index)->exchange;
+const teacher_exchange_options& run_teacher::exchange(std::size_t index, bool can_wait) const {
+  const auto& e = *endpoints_.at(index);
+  return can_wait && e.batch_caching ? e.batch_exchange : e.exchange;
+}
+
+bool run_teacher::can_wait(const teacher_request& request) const {
+  return round_mode_ || (request.kind == teacher_request_kind::chain_of_thought && request.round == 1);
 }
 
 const std::string& run_teacher::name(std::size_t index) const {
@@ -70,8 +83,11 @@ std::optional<std::size_t> run_teacher::fallback_for(std::size_t index) const {
 }
 
 void run_teacher::cancel_all() {
-  for (auto& e : endpoints_)
+  for (auto& e : endpoints_) {
     e->front->cancel_all();
+    if (e->batch_caching)
+      e->batch_caching->cancel_all();
+  }
 }
 
 std::filesystem::path run_teacher_cache_path() {
@@ -148,6 +164,33 @@ result<std::unique_ptr<run_teacher::endpoint>> make_endpoint(const std::string& 
                                                  caching_teacher_options{.model = t.model, .prices = e->exchange.prices});
   e->front = e->caching.get();
   e->description = t.model + " at " + t.base_url + " (cached in " + run_teacher_cache_path().string() + ")";
+  if (t.batch) {
+    batch_teacher_options batch;
+    batch.base_url = t.base_url;
+    batch.model = t.model;
+    batch.api_key_env = t.api_key_env;
+    // Journaled with the run, so that its resume polls the batches it paid for.
+    if (!context.config.output_dir.empty())
+      batch.journal = std::filesystem::path{context.config.output_dir} /
+                      (name == "teacher" ? std::string{"teacher_batches.jsonl"} : "teacher_batches-" + name + ".jsonl");
+    batch.flush_after = std::chrono::milliseconds{t.batch_flush_ms};
+    batch.poll_interval = std::chrono::milliseconds{t.batch_poll_ms};
+    batch.timeout = options.timeout;
+    batch.max_tries = options.max_tries;
+    batch.prices = e->exchange.prices;
+    batch.budget = e->budget;
+    batch.seed = context.config.seed;
+    auto client = batch_teacher::create(batch);
+    if (!client)
+      return problem{prefix + "batch: " + client.error().message};
+    e->batch_exchange = e->exchange;
+    e->batch_exchange.prices = {e->exchange.prices.usd_per_million_prompt * batch.batch_discount,
+                                e->exchange.prices.usd_per_million_completion * batch.batch_discount};
+    e->batch_inner = std::move(client.value());
+    e->batch_caching = std::make_unique<caching_teacher>(
+        *e->batch_inner, context.cache, caching_teacher_options{.model = t.model, .prices = e->batch_exchange.prices});
+    e->description += ", work that can wait through its Batch API";
+  }
   return e;
 }
 
@@ -181,6 +224,7 @@ result<std::shared_ptr<run_teacher>> make_run_teacher(const run_config& config,
     teacher->endpoints_.push_back(std::move(more.value()));
   }
   const auto& t = config.teacher;
+  teacher->round_mode_ = config.mode == loop_mode::round;
   teacher->chain_of_thought_ = index_of(t.chain_of_thought_teacher, config.teachers);
   teacher->feedback_ = index_of(t.feedback_teacher, config.teachers);
   if (!t.fallback_teacher.empty())

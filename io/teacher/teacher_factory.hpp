@@ -33,10 +33,13 @@ public:
   bool cached() const;
   std::string describe() const;
 
-  // Every teacher, by index.
+  // Every teacher, by index; with `can_wait`, its Batch API path when it has one (teacher.batch).
   std::size_t size() const { return endpoints_.size(); }
-  teacher_backend& backend(std::size_t index);
-  const teacher_exchange_options& exchange(std::size_t index) const;
+  teacher_backend& backend(std::size_t index, bool can_wait = false);
+  const teacher_exchange_options& exchange(std::size_t index, bool can_wait = false) const;
+  // Whether `request` is work that can wait for a batch: round 1's chains of thought, and in round mode
+  // every request (a round waits for its teacher work anyway).
+  bool can_wait(const teacher_request& request) const;
   const std::string& name(std::size_t index) const;
   // The teacher that answers requests of `kind`, and the one that takes over a request it failed (nullopt:
   // none, or the same one).
@@ -54,6 +57,7 @@ private:
   run_teacher() = default;
   std::vector<std::unique_ptr<endpoint>> endpoints_;
   std::size_t chain_of_thought_ = 0, feedback_ = 0;
+  bool round_mode_ = true;
   std::optional<std::size_t> fallback_;
 };
 
