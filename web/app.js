@@ -172,7 +172,8 @@ function showRun(id) {
     const text = {
       round: String(e.round), step: steps(e), eta: eta(e), lm_loss: fixed(e.lm_loss, 4), triplet_loss: fixed(e.triplet_loss, 4),
       accuracy: percent(e.accuracy), mistakes: String(e.mistakes), teacher_done: String(e.teacher_done),
-      teacher_in_flight: String(e.teacher_in_flight), teacher_tokens: String(e.teacher_tokens),
+      teacher_in_flight: String(e.teacher_in_flight), teacher_failed: String(e.teacher_failed ?? 0),
+      teacher_tokens: String(e.teacher_tokens),
       teacher_cost_usd: dollars(e.teacher_cost_usd),
     };
     for (const [field, value] of Object.entries(text))
