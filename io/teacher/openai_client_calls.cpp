@@ -54,21 +54,17 @@ void openai_client::impl::pump() {
     fifo_semaphore::lease slot;
     if (options.shared_limit && !(slot = take_shared_slot()))
       break; // pump() runs again when our turn comes
-    if (options.budget) {
-      auto turn = options.budget->try_begin(queue.front()->bound);
-      if (turn && *turn == budget_turn::later)
-        break; // pump() runs again when a call in flight ends and gives back its reservation
-      if (!turn) {
-        auto refused = std::move(queue.front());
-        queue.pop_front();
-        count([](auto& s) { --s.queued; });
-        finish(refused, turn.error());
-        continue;
-      }
-    }
+    const auto turn = options.budget ? options.budget->try_begin(queue.front()->bound)
+                                     : result<budget_turn>{budget_turn::go};
+    if (turn && *turn == budget_turn::later)
+      break; // pump() runs again when a call in flight ends and gives back its reservation
     auto call = std::move(queue.front());
     queue.pop_front();
     count([](auto& s) { --s.queued; });
+    if (!turn) {
+      finish(call, turn.error());
+      continue;
+    }
     call->holds_budget = options.budget != nullptr;
     call->shared_slot = std::move(slot);
     active.emplace(call->id, call);
