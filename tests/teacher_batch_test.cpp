@@ -168,6 +168,34 @@ TEST_CASE("a batch answers each call with the backend's answer, at the batch pri
   CHECK(stats.cost_usd == Approx(((11 * 2.0) + (9 * 4.0)) / 1e6 * 0.5));
 }
 
+TEST_CASE("each call reserves its bound in the budget: one that fits only after another waits for it", "[batch]") {
+  echo_backend backend;
+  teacher_server_options server_options;
+  server_options.batch_delay_ms = 20;
+  auto server = start_server(backend, server_options);
+  auto options = batch_options(*server);
+  options.flush_after = 20ms;
+  const auto question = [](const std::string& text) {
+    auto request = ask(text);
+    request.max_tokens = 10;
+    return request;
+  };
+  const auto bound = cost_bound_of(question("first"), {});
+  // Room for one bound beside nothing in flight, not for two: the second call must wait for the first.
+  options.budget = std::make_shared<teacher_budget>(teacher_budget_limits{bound.tokens * 3 / 2, std::nullopt});
+  auto teacher = make_batch_teacher(options);
+  named_outcomes outcomes;
+  teacher->complete(question("first"), outcomes.callback("first"));
+  teacher->complete(question("secnd"), outcomes.callback("secnd"));
+  REQUIRE(outcomes.wait_for(2));
+  check_answer(outcomes, "first");
+  check_answer(outcomes, "secnd");
+  // One batch each: the second was sent only once the first was answered and gave back its bound.
+  CHECK(batch_counts(*server) == two{2, 2});
+  CHECK(options.budget->spent_tokens() <= bound.tokens * 3 / 2);
+  CHECK(options.budget->in_flight() == 0);
+}
+
 TEST_CASE("flush_after sends a batch that did not fill up", "[batch]") {
   echo_backend backend;
   auto server = start_server(backend);

@@ -75,8 +75,11 @@ void batch_teacher::impl::enqueue(std::shared_ptr<batch_call> call) {
   if (closed)
     return deliver(call, problem{"teacher request cancelled", problem_cause::cancelled});
   if (options.budget) {
-    if (auto permit = options.budget->try_begin(); !permit)
-      return deliver(call, permit.error());
+    const auto turn = options.budget->try_begin(call->bound);
+    if (!turn)
+      return deliver(call, turn.error());
+    if (*turn == budget_turn::later)
+      return awaiting_budget.push_back(std::move(call)); // enqueued again when a call gives back its bound
     call->holds_budget = true;
   }
   if (attach(call))
@@ -158,6 +161,10 @@ void batch_teacher::impl::cancel_everything() {
   pending_bytes = 0;
   for (auto& call : waiting)
     deliver(call, cancelled);
+  auto unfunded = std::move(awaiting_budget);
+  awaiting_budget.clear();
+  for (auto& call : unfunded)
+    deliver(call, cancelled);
   // A batch still being sent goes on: once created, its requests can be claimed again.
   for (auto& batch : sending)
     for (auto& line : batch->lines)
@@ -222,6 +229,9 @@ void batch_teacher::complete(chat_request request, callback done) {
     if (request.model.empty())
       request.model = impl_->options.model;
     call->model = request.model;
+    const auto& prices = impl_->options.prices;
+    call->bound = cost_bound_of(request, {prices.usd_per_million_prompt * impl_->options.batch_discount,
+                                          prices.usd_per_million_completion * impl_->options.batch_discount});
     // Serialised here, on the caller's thread; invalid UTF-8 in a prompt is replaced rather than thrown on.
     call->key = to_json(request).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     call->done = std::move(done);

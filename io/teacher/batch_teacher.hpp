@@ -37,7 +37,9 @@ struct batch_teacher_options {
   bool verify_tls = true;
   teacher_prices prices;                  // list prices, for stats() and the budget ...
   double batch_discount = 0.5;            // ... times this: what the Batch API charges of them
-  std::shared_ptr<teacher_budget> budget; // asked as each request arrives; may be null
+  // Each request reserves its bound (prompt + max_tokens x n, at the batch price) as it arrives; one that fits
+  // only once others are answered waits for them. May be null.
+  std::shared_ptr<teacher_budget> budget;
   std::uint64_t seed = 0;                 // backoff jitter and multipart boundaries; 0: from the clock
 };
 

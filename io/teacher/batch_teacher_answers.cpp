@@ -200,7 +200,7 @@ void batch_teacher::impl::deliver(const std::shared_ptr<batch_call>& call, resul
   const chat_usage usage = outcome ? outcome->usage : chat_usage{};
   const double cost = options.prices.cost_usd(usage) * options.batch_discount;
   if (call->holds_budget)
-    options.budget->finish(usage, cost);
+    options.budget->finish(usage, cost, call->bound);
   if (!outcome)
     outcome = problem{access->scrub(outcome.error().message), outcome.error().cause};
   const bool ok = outcome.ok();
@@ -219,6 +219,13 @@ void batch_teacher::impl::deliver(const std::shared_ptr<batch_call>& call, resul
   auto done = std::move(call->done);
   call->done = nullptr;
   call_back(std::move(done), std::move(outcome), *access, "teacher batch");
+  // The bound it gave back may let calls that waited for the budget in.
+  if (call->holds_budget && !awaiting_budget.empty()) {
+    auto waiting = std::move(awaiting_budget);
+    awaiting_budget.clear();
+    for (auto& next : waiting)
+      enqueue(std::move(next));
+  }
 }
 
 } // namespace tailor

@@ -33,6 +33,7 @@ struct batch_call {
   enum class stage : std::uint8_t { arriving, pending, in_batch }; // for the counts
   stage where = stage::arriving;
   bool holds_budget = false;
+  teacher_cost_bound bound; // reserved in the budget from its arrival to its answer
   bool finished = false;
 };
 
@@ -77,6 +78,8 @@ struct batch_teacher::impl {
 
   // Touched on the io thread only.
   std::vector<std::shared_ptr<batch_call>> pending;
+  // Calls whose bound fits the budget only once calls that reserved theirs are answered.
+  std::vector<std::shared_ptr<batch_call>> awaiting_budget;
   std::size_t pending_bytes = 0;
   boost::asio::steady_timer flush_timer{io};
   std::uint64_t flush_generation = 0; // a flush timer that fires after a newer flush does nothing
