@@ -2,6 +2,7 @@
 // whose parameter names are Hugging Face's so that checkpoints move between the two unchanged.
 #pragma once
 
+#include "gpu/kv_cache.hpp"
 #include "gpu/model_config.hpp"
 #include "io/common/result.hpp"
 
@@ -13,57 +14,10 @@
 
 namespace tailor::gpu {
 
-// Keys and values of every layer for the positions seen so far, each [B, kv_heads, T_past, head_dim].
-// By default a forward pass appends by concatenation: copying a cache is cheap (tensor handles) and a copy
-// keeps its prefix, so it can be reused for several continuations, and gradients flow through the new part.
-// After reserve(), each layer's keys and values live in a buffer with room for more positions, written in
-// place: no copy of the past per token, for decoding. Copies of a reserved cache share its buffers (a forward
-// through one overwrites what another would append); select_rows gives an independent cache.
-class kv_cache {
-public:
-  std::vector<torch::Tensor> keys;   // one per layer, empty before the first forward
-  std::vector<torch::Tensor> values; // one per layer
-
-  int64_t length() const { return keys.empty() ? 0 : keys.front().size(2); }
-  bool empty() const { return keys.empty(); }
-  // Room for `positions` in all (buffers are allocated by the first forward, grown by doubling when a
-  // later one overruns them). Only used while no gradient is recorded; otherwise the cache concatenates.
-  void reserve(int64_t positions);
-  // Adds layer `layer`'s new keys and values [B, kv_heads, T, hd] -> that layer's keys and values of all
-  // positions so far, [B, kv_heads, T_past + T, hd]. Layers are added in order at the first forward.
-  std::pair<torch::Tensor, torch::Tensor> append(std::size_t layer, const torch::Tensor& new_keys,
-                                                 const torch::Tensor& new_values);
-  // Forgets the first `positions` positions of every row (columns that are padding in every row).
-  void drop_front(int64_t positions);
-  // The cache of the batch rows `rows` (long [B'], repeats allowed): drop finished rows, or repeat a prefix.
-  kv_cache select_rows(const torch::Tensor& rows) const;
-  // The same keys and values cut from the autograd graph.
-  kv_cache detached() const;
-
-private:
-  int64_t reserved_ = 0;
-  // [B, kv_heads, capacity, hd] per layer once reserved; keys/values are their first length() positions.
-  std::vector<torch::Tensor> key_buffers_, value_buffers_;
-};
-
 struct model_output {
   torch::Tensor logits; // [B, T, V]; undefined when the caller asked for none
   torch::Tensor hidden; // [B, T, D] hidden states after the final norm
 };
-
-// Attention mask (true = may attend) of the last `query_length` positions of a sequence whose keys are
-// `valid` [B, T_total] bool (past and new): causal, pad keys hidden. Every query also sees itself, so that
-// rows of pad queries stay finite instead of softmaxing over nothing. Result: bool [B, query_length,
-// T_total].
-torch::Tensor causal_padding_mask(const torch::Tensor& valid, int64_t query_length);
-
-// Positions of a left- or right-padded batch: the running count of real tokens minus one, 0 on leading pads.
-// valid [B, T] bool -> long [B, T].
-torch::Tensor positions_from_valid(const torch::Tensor& valid);
-
-// Positions that continue each row after `start` [B] long real tokens: start[b] + 0..length-1 -> long [B,
-// length].
-torch::Tensor positions_after(const torch::Tensor& start, int64_t length);
 
 // x * rsqrt(mean(x^2) + eps) * weight, computed in float32 as Hugging Face does.
 class rms_norm_impl : public torch::nn::Module {
