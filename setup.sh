@@ -20,7 +20,7 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 apt_packages=(
   build-essential cmake ninja-build pkg-config ccache git python3 python3-venv
   libcaf-dev libsentencepiece-dev libboost-dev libboost-system-dev libssl-dev nlohmann-json3-dev
-  catch2 libcli11-dev libspdlog-dev libsqlite3-dev libjs-chart.js libpcre2-dev
+  catch2 libcli11-dev libspdlog-dev libsqlite3-dev libjs-chart.js libpcre2-dev libutf8proc-dev
   chromium # only for the dashboard's browser test (tests/dashboard_browser_test.sh), which skips without it
 )
 
