@@ -235,53 +235,102 @@ result<std::map<std::string, std::string>> load_safetensors_metadata(const fs::p
   }
 }
 
+namespace {
+
+// A weight directory's files and the tensor names each must hold: the index's shards, or the single file
+// (whose names are whatever it holds: an empty list).
+result<std::map<std::string, std::vector<std::string>>> weight_files(const fs::path& dir) {
+  const auto index_file = dir / index_name;
+  if (!fs::exists(index_file)) {
+    if (fs::exists(dir / single_name))
+      return std::map<std::string, std::vector<std::string>>{{single_name, {}}};
+    bool has_bin = fs::exists(dir / "pytorch_model.bin") || fs::exists(dir / "pytorch_model.bin.index.json");
+    return problem{dir.string() + ": no " + single_name + " or " + index_name +
+                   (has_bin ? " (only PyTorch .bin weights: convert them to safetensors)" : "")};
+  }
+  std::ifstream in{index_file};
+  auto index = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (index.is_discarded() || !index.is_object())
+    return problem{index_file.string() + ": not a JSON object"};
+  if (!index.contains("weight_map") || !index["weight_map"].is_object())
+    return problem{index_file.string() + ": `weight_map` is missing or not an object"};
+  std::map<std::string, std::vector<std::string>> names_by_shard;
+  for (const auto& [name, shard] : index["weight_map"].items()) {
+    if (!shard.is_string())
+      return problem{index_file.string() + ": weight_map: the shard of `" + name + "` is not a string"};
+    auto shard_file = shard.get<std::string>();
+    // Shards are plain names beside the index: a path could read any file on the machine.
+    if (shard_file.empty() || shard_file.find('/') != std::string::npos || shard_file == "." ||
+        shard_file == "..")
+      return problem{index_file.string() + ": weight_map: `" + shard_file + "` is not a file name"};
+    names_by_shard[shard_file].push_back(name);
+  }
+  for (const auto& [shard, names] : names_by_shard)
+    if (!fs::exists(dir / shard))
+      return problem{index_file.string() + ": shard `" + shard + "` (holding `" + names.front() +
+                     "`) is missing"};
+  return names_by_shard;
+}
+
+// Moves the tensors `names` (all of them when empty) from one file's `loaded` into `out`.
+template <class Value>
+status take_named(std::map<std::string, Value>& loaded, const std::vector<std::string>& names,
+                  const fs::path& dir, const std::string& shard, std::map<std::string, Value>& out) {
+  if (names.empty()) {
+    out.merge(loaded);
+    return ok_status();
+  }
+  for (const auto& name : names) {
+    auto found = loaded.find(name);
+    if (found == loaded.end())
+      return problem{(dir / index_name).string() + ": tensor `" + name + "` is listed in shard `" + shard +
+                     "` but absent from it"};
+    out.emplace(name, std::move(found->second));
+  }
+  return ok_status();
+}
+
+} // namespace
+
 result<std::map<std::string, torch::Tensor>> load_safetensors_dir(const fs::path& dir) {
   try {
-    const auto index_file = dir / index_name;
-    if (!fs::exists(index_file)) {
-      if (fs::exists(dir / single_name))
-        return load_safetensors(dir / single_name);
-      bool has_bin =
-          fs::exists(dir / "pytorch_model.bin") || fs::exists(dir / "pytorch_model.bin.index.json");
-      return problem{dir.string() + ": no " + single_name + " or " + index_name +
-                     (has_bin ? " (only PyTorch .bin weights: convert them to safetensors)" : "")};
-    }
-
-    std::ifstream in{index_file};
-    auto index = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (index.is_discarded() || !index.is_object())
-      return problem{index_file.string() + ": not a JSON object"};
-    if (!index.contains("weight_map") || !index["weight_map"].is_object())
-      return problem{index_file.string() + ": `weight_map` is missing or not an object"};
-    std::map<std::string, std::vector<std::string>> names_by_shard;
-    for (const auto& [name, shard] : index["weight_map"].items()) {
-      if (!shard.is_string())
-        return problem{index_file.string() + ": weight_map: the shard of `" + name + "` is not a string"};
-      auto shard_file = shard.get<std::string>();
-      // Shards are plain names beside the index: a path could read any file on the machine.
-      if (shard_file.empty() || shard_file.find('/') != std::string::npos || shard_file == "." ||
-          shard_file == "..")
-        return problem{index_file.string() + ": weight_map: `" + shard_file + "` is not a file name"};
-      names_by_shard[shard_file].push_back(name);
-    }
-
+    auto files = weight_files(dir);
+    if (!files)
+      return files.error();
     std::map<std::string, torch::Tensor> tensors;
-    for (const auto& [shard, names] : names_by_shard) {
-      if (!fs::exists(dir / shard))
-        return problem{index_file.string() + ": shard `" + shard + "` (holding `" + names.front() +
-                       "`) is missing"};
+    for (const auto& [shard, names] : *files) {
       auto loaded = load_safetensors(dir / shard);
       if (!loaded)
         return loaded.error();
-      for (const auto& name : names) {
-        auto found = loaded->find(name);
-        if (found == loaded->end())
-          return problem{index_file.string() + ": tensor `" + name + "` is listed in shard `" + shard +
-                         "` but absent from it"};
-        tensors.emplace(name, std::move(found->second));
-      }
+      if (auto taken = take_named(*loaded, names, dir, shard, tensors); !taken)
+        return taken.error();
     }
     return tensors;
+  } catch (const std::exception& error) {
+    return problem{dir.string() + ": " + error.what()};
+  }
+}
+
+result<std::map<std::string, stored_tensor>> load_safetensors_dir_shapes(const fs::path& dir) {
+  try {
+    auto files = weight_files(dir);
+    if (!files)
+      return files.error();
+    std::map<std::string, stored_tensor> shapes;
+    for (const auto& [shard, names] : *files) {
+      auto mapped = mapped_file::open(dir / shard);
+      if (!mapped)
+        return mapped.error();
+      auto header = parse_header(mapped->data(), mapped->size());
+      if (!header)
+        return problem{(dir / shard).string() + ": " + header.error().message};
+      std::map<std::string, stored_tensor> in_file;
+      for (const auto& entry : header->tensors)
+        in_file.emplace(entry.name, stored_tensor{std::string{entry.dtype.name}, entry.shape});
+      if (auto taken = take_named(in_file, names, dir, shard, shapes); !taken)
+        return taken.error();
+    }
+    return shapes;
   } catch (const std::exception& error) {
     return problem{dir.string() + ": " + error.what()};
   }

@@ -30,6 +30,15 @@ result<std::map<std::string, std::string>> load_safetensors_metadata(const std::
 // `model.safetensors`.
 result<std::map<std::string, torch::Tensor>> load_safetensors_dir(const std::filesystem::path& dir);
 
+// A stored tensor's dtype (the format's name: "BF16", ...) and shape, read from a header without the data.
+struct stored_tensor {
+  std::string dtype;
+  std::vector<int64_t> shape;
+};
+// Every tensor of a model directory (as load_safetensors_dir finds them), from the headers alone: cheap at any
+// model size.
+result<std::map<std::string, stored_tensor>> load_safetensors_dir_shapes(const std::filesystem::path& dir);
+
 // Writes `tensors` in name order (contiguous CPU copies are made as needed), floating-point tensors converted
 // to `dtype` — kFloat, kHalf, kBFloat16 or kDouble — and integer/bool tensors as they are; atomically: a
 // temporary file in the same directory, fsync, rename, fsync of the directory.
