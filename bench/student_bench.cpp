@@ -251,7 +251,8 @@ nlohmann::json run_generate(const settings& s) {
       p.push_back(token(rng));
   }
   // No EOS and no blank-line stop: every row runs all new tokens, as the baseline does with eos unset.
-  token_decoder decoder{.decode = [](std::span<const int>) { return std::string{}; }, .eos_id = -1};
+  token_decoder decoder;
+  decoder.decode = [](std::span<const int>) { return std::string{}; };
   generation_options options;
   options.sampling = {.greedy = false, .temperature = 1.0, .top_k = s.top_k};
   options.max_new_tokens = s.new_tokens;

@@ -124,8 +124,15 @@ std::size_t blank_line_start(std::string_view text) {
   return std::string_view::npos;
 }
 
+bool token_decoder::stops(int token) const {
+  return token == eos_id || std::find(stop_ids.begin(), stop_ids.end(), token) != stop_ids.end();
+}
+
 token_decoder decoder_of(const tokenizer& tokens) {
-  return {[&tokens](std::span<const int> ids) { return tokens.decode(ids); }, tokens.eos_id()};
+  return {.decode = [&tokens](std::span<const int> ids) { return tokens.decode(ids); },
+          .eos_id = tokens.eos_id(),
+          .stop_ids = {},
+          .decodable_vocab = tokens.vocab_size()};
 }
 
 namespace {
@@ -218,6 +225,8 @@ result<std::vector<prompt_completions>> generate(next_token_model& model, const 
         live[s] = static_cast<int64_t>(s);
 
       for (int step = 1; !live.empty(); ++step) {
+        if (decoder.decodable_vocab > 0 && logits.size(-1) > decoder.decodable_vocab)
+          logits = logits.narrow(-1, 0, decoder.decodable_vocab); // chosen ids stay column indices
         auto next = choose_tokens(logits, options.sampling, generator); // [B]
         auto next_host = next.to(torch::kCPU, torch::kLong);
         const auto* chosen = next_host.data_ptr<int64_t>();
@@ -225,7 +234,7 @@ result<std::vector<prompt_completions>> generate(next_token_model& model, const 
         for (std::size_t row = 0; row < live.size(); ++row) {
           const auto seq = live[row];
           const int token = static_cast<int>(chosen[row]);
-          if (token == decoder.eos_id) {
+          if (decoder.stops(token)) {
             done[seq] = finish(decoder, std::move(ids[seq]), step, stop_reason::eos);
             continue;
           }

@@ -63,6 +63,11 @@ public:
 struct token_decoder {
   std::function<std::string(std::span<const int>)> decode;
   int eos_id = -1;
+  std::vector<int> stop_ids; // further ids that end a row as EOS does (Llama-3's <|eot_id|>, <|eom_id|>)
+  // Logit columns from here on are never chosen: embedding rows that the tokenizer cannot decode (Qwen2.5
+  // pads its embedding past its vocabulary). 0 lets every column be chosen.
+  int decodable_vocab = 0;
+  bool stops(int token) const;
 };
 token_decoder decoder_of(const tokenizer& tokens);
 

@@ -22,13 +22,15 @@ const std::vector<std::string> script_vocab = {"a", "b", "<eos>", "\n", " ", "\n
 constexpr int script_eos = 2;
 
 token_decoder script_decoder() {
-  return {[](std::span<const int> ids) {
-            std::string text;
-            for (int id : ids)
-              text += script_vocab.at(id);
-            return text;
-          },
-          script_eos};
+  token_decoder decoder;
+  decoder.decode = [](std::span<const int> ids) {
+    std::string text;
+    for (int id : ids)
+      text += script_vocab.at(id);
+    return text;
+  };
+  decoder.eos_id = script_eos;
+  return decoder;
 }
 
 // A next-token model whose logits are a function of each row's tokens so far (prompt and generated); it
@@ -256,4 +258,37 @@ TEST_CASE("bad options and bad prompts are problems, not exceptions", "[generati
   auto failed = generate(throwing, script_decoder(), {{0}}, greedy(4));
   REQUIRE_FALSE(failed.ok());
   CHECK(failed.error().message == "generation failed: boom");
+}
+
+TEST_CASE("further stop ids end a row as EOS does; columns past the decodable vocabulary are never chosen",
+          "[generation]") {
+  // Llama-3 stops on <|eot_id|> as well as its EOS: here `c` (6) is such a stop.
+  scripted_model stops{play({{0, {0, 6, 1}}, {1, {1, script_eos}}})};
+  auto decoder = script_decoder();
+  decoder.stop_ids = {6};
+  auto out = tailor::generation_test::run(stops, {{0}, {1}}, greedy(5), decoder);
+  CHECK(out[0][0].token_ids == std::vector<int>{0});
+  CHECK(out[0][0].stop == stop_reason::eos);
+  CHECK(out[1][0].token_ids == std::vector<int>{1});
+  CHECK(out[1][0].stop == stop_reason::eos);
+
+  // An embedding row past the tokenizer (7 here) scores highest, yet neither greedy nor sampling picks it.
+  auto beyond = [](const std::vector<int>&) {
+    return std::vector<float>{0.0f, 1.0f, -1e9f, -1e9f, -1e9f, -1e9f, -1e9f, 30.0f};
+  };
+  decoder = script_decoder();
+  decoder.decodable_vocab = 7;
+  scripted_model greedy_model{beyond};
+  auto chosen = tailor::generation_test::run(greedy_model, {{0}}, greedy(4), decoder);
+  CHECK(chosen[0][0].token_ids == std::vector<int>{1, 1, 1, 1});
+  generation_options sampled;
+  sampled.max_new_tokens = 50;
+  sampled.stop_at_blank_line = false;
+  scripted_model sampled_model{beyond};
+  auto drawn = tailor::generation_test::run(sampled_model, {{0}}, sampled, decoder);
+  CHECK(std::count(drawn[0][0].token_ids.begin(), drawn[0][0].token_ids.end(), 7) == 0);
+  CHECK(drawn[0][0].token_ids.size() == 50);
+  // Without the limit the same logits choose row 7: the test can tell the two apart.
+  scripted_model unlimited{beyond};
+  CHECK(run(unlimited, {{0}}, greedy(2))[0][0].token_ids == std::vector<int>{7, 7});
 }
