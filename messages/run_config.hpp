@@ -59,7 +59,7 @@ typename Inspector::result_type inspect(Inspector& f, prompt_config& x) {
 // A LLaMA-family student: a Hugging Face checkpoint directory, or a fresh model of the sizes below.
 struct student_config {
   std::string checkpoint_dir; // empty: train from scratch
-  std::string tokenizer_path; // empty: the checkpoint's tokenizer.model, or one trained on the training data
+  std::string tokenizer_path; // from scratch only (a checkpoint brings its own); empty: trained on the data
   // Sizes of a from-scratch student (ignored with a checkpoint, which brings its own config.json). Small
   // enough to train on a CPU in minutes on `arith`.
   std::uint32_t dim = 256;

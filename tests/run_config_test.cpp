@@ -325,10 +325,15 @@ TEST_CASE("config: paths are resolved against the config's directory and must ex
         "student.checkpoint_dir: no such directory: " + (base / "nowhere").string());
   write_file(base / "ckpt" / "config.json", "{}");
   CHECK(problem_in({{"student", {{"checkpoint_dir", "ckpt"}}}}, base) ==
-        "student.tokenizer_path: required: " + (base / "ckpt").string() + " has no tokenizer.model");
+        "student.checkpoint_dir: " + (base / "ckpt").string() + " has no tokenizer.json or tokenizer.model");
   write_file(base / "ckpt" / "tokenizer.model", "x");
   CHECK(read_ok({{"student", {{"checkpoint_dir", "ckpt/"}}}}, base).student.checkpoint_dir ==
         (base / "ckpt/").string());
+  // Byte-level BPE students (Llama-3, Qwen) bring tokenizer.json and no tokenizer.model.
+  fs::remove(base / "ckpt" / "tokenizer.model");
+  write_file(base / "ckpt" / "tokenizer.json", "{}");
+  CHECK(read_ok({{"student", {{"checkpoint_dir", "ckpt"}}}}, base).student.checkpoint_dir ==
+        (base / "ckpt").string());
   CHECK(problem_in({{"student", {{"tokenizer_path", "spm.model"}}}}, base) ==
         "student.tokenizer_path: no such file: " + (base / "spm.model").string());
   CHECK(problem_in({{"output_dir", "data/train.jsonl"}}, base) ==

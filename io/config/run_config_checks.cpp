@@ -122,8 +122,9 @@ void check_student(value_checks& check, const student_config& student) {
                 (fs::exists(dir, error) ? "not a directory: " : "no such directory: ") + dir);
     else if (!fs::is_regular_file(fs::path(dir) / "config.json", error))
       check.add("student.checkpoint_dir", dir + " has no config.json (a Hugging Face checkpoint has one)");
-    else if (student.tokenizer_path.empty() && !fs::is_regular_file(fs::path(dir) / "tokenizer.model", error))
-      check.add("student.tokenizer_path", "required: " + dir + " has no tokenizer.model");
+    else if (!fs::is_regular_file(fs::path(dir) / "tokenizer.json", error) &&
+             !fs::is_regular_file(fs::path(dir) / "tokenizer.model", error))
+      check.add("student.checkpoint_dir", dir + " has no tokenizer.json or tokenizer.model");
   }
   require_file(check, "student.tokenizer_path", student.tokenizer_path);
 
