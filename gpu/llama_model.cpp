@@ -1,4 +1,5 @@
-// The LLaMA decoder, block by block, following Hugging Face's `modeling_llama.py` so that logits match it.
+// The decoder, block by block, following Hugging Face's `modeling_llama.py` (and the Qwen2/Qwen3/Mistral
+// files where they differ) so that logits match it.
 #include "gpu/llama_model.hpp"
 
 #include <algorithm>
@@ -9,35 +10,28 @@ namespace tailor::gpu {
 
 namespace F = torch::nn::functional;
 
-// ---- rotary positions ----------------------------------------------------------------------------------
-
 namespace {
 
-// cos, sin [B, 1, T, head_dim] in float32 for explicit positions [B, T] (the 1 broadcasts over heads); the
-// two halves repeat the frequencies. sin's first half is negated: the sign of rotate_half, paid once per
-// forward rather than for every layer's queries and keys.
-std::pair<torch::Tensor, torch::Tensor> rotary_tables(const torch::Tensor& position_ids, int64_t head_dim,
-                                                      double theta) {
-  auto float_opts = torch::TensorOptions().dtype(torch::kFloat).device(position_ids.device());
-  // Same float32 arithmetic as transformers' default rope init: 1 / theta^(2i / d).
-  auto exponent = torch::arange(0, head_dim, 2, float_opts) / static_cast<double>(head_dim);
-  auto inv_freq = 1.0 / torch::pow(theta, exponent);                    // [hd/2]
-  auto freqs = position_ids.to(torch::kFloat).unsqueeze(-1) * inv_freq; // [B, T, hd/2]
-  auto angles = torch::cat({freqs, freqs}, -1).unsqueeze(1);            // [B, 1, T, hd]
-  auto sin = angles.sin();
-  sin.narrow(-1, 0, head_dim / 2).neg_();
-  return {angles.cos(), sin};
+torch::nn::Linear linear(int64_t in, int64_t out, bool bias = false) {
+  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
 }
 
-// x [B, heads, T, hd] -> x * cos + rotate_half(x) * sin, where rotate_half(x1, x2) = (-x2, x1): the halves
-// swapped (a roll by half the width) with the sign that `signed_sin` carries.
-torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos,
-                           const torch::Tensor& signed_sin) {
-  return x * cos + x.roll(x.size(-1) / 2, -1) * signed_sin;
-}
-
-torch::nn::Linear linear(int64_t in, int64_t out) {
-  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
+// The mask of sliding layers: of the keys `mask` lets a query see (undefined: causal), the last `window`,
+// the query itself included. Counting visible keys rather than columns makes this transformers' window over
+// positions whatever the layout of a row, as long as its real tokens are contiguous: left or right padding,
+// decoding slots of different lengths. Returns `mask` itself when the window hides nothing, so that short
+// sequences keep the plain path.
+torch::Tensor sliding_window_mask(const torch::Tensor& mask, int64_t batch, int64_t past, int64_t length,
+                                  int64_t window, const torch::TensorOptions& on_device) {
+  if (window <= 0 || past + length <= window)
+    return mask;
+  auto base = mask.defined()
+                  ? mask
+                  : causal_padding_mask(torch::ones({batch, past + length}, on_device.dtype(torch::kBool)),
+                                        length); // [B, T, T_past + T]
+  // Visible keys at this column or later, i.e. between the key and the query.
+  auto nearer = base.flip(-1).cumsum(-1, torch::kInt).flip(-1); // [B, T, T_past + T]
+  return base.logical_and(nearer.le(window));
 }
 
 } // namespace
@@ -57,18 +51,28 @@ torch::Tensor rms_norm_impl::forward(const torch::Tensor& x) {
 llama_attention_impl::llama_attention_impl(const llama_config& c, int layer_index)
     : heads_(c.num_attention_heads), kv_heads_(c.num_key_value_heads), head_dim_(c.head_dim),
       layer_index_(layer_index) {
-  q_proj = register_module("q_proj", linear(c.hidden_size, heads_ * head_dim_));
-  k_proj = register_module("k_proj", linear(c.hidden_size, kv_heads_ * head_dim_));
-  v_proj = register_module("v_proj", linear(c.hidden_size, kv_heads_ * head_dim_));
-  o_proj = register_module("o_proj", linear(heads_ * head_dim_, c.hidden_size));
+  q_proj = register_module("q_proj", linear(c.hidden_size, heads_ * head_dim_, c.attention_bias));
+  k_proj = register_module("k_proj", linear(c.hidden_size, kv_heads_ * head_dim_, c.attention_bias));
+  v_proj = register_module("v_proj", linear(c.hidden_size, kv_heads_ * head_dim_, c.attention_bias));
+  o_proj = register_module("o_proj", linear(heads_ * head_dim_, c.hidden_size, c.attention_output_bias));
+  if (c.qk_norm) {
+    q_norm = register_module("q_norm", rms_norm(head_dim_, c.rms_norm_eps));
+    k_norm = register_module("k_norm", rms_norm(head_dim_, c.rms_norm_eps));
+  }
 }
 
 torch::Tensor llama_attention_impl::forward(const torch::Tensor& x, const torch::Tensor& cos,
                                             const torch::Tensor& sin, const torch::Tensor& mask,
                                             kv_cache* cache) {
   const int64_t batch = x.size(0), length = x.size(1);
-  auto q = q_proj(x).view({batch, length, heads_, head_dim_}).transpose(1, 2);    // [B, H, T, hd]
-  auto k = k_proj(x).view({batch, length, kv_heads_, head_dim_}).transpose(1, 2); // [B, KV, T, hd]
+  auto q = q_proj(x).view({batch, length, heads_, head_dim_});    // [B, T, H, hd]
+  auto k = k_proj(x).view({batch, length, kv_heads_, head_dim_}); // [B, T, KV, hd]
+  if (q_norm) { // each head's queries and keys normalised over head_dim
+    q = q_norm(q);
+    k = k_norm(k);
+  }
+  q = q.transpose(1, 2);                                                          // [B, H, T, hd]
+  k = k.transpose(1, 2);                                                          // [B, KV, T, hd]
   auto v = v_proj(x).view({batch, length, kv_heads_, head_dim_}).transpose(1, 2); // [B, KV, T, hd]
   q = apply_rotary(q, cos, sin);
   k = apply_rotary(k, cos, sin);
@@ -122,7 +126,9 @@ torch::Tensor llama_decoder_layer_impl::forward(const torch::Tensor& x, const to
 
 // ---- the whole model -------------------------------------------------------------------------------------
 
-llama_backbone_impl::llama_backbone_impl(const llama_config& c) : config_(c) {
+llama_backbone_impl::llama_backbone_impl(const llama_config& c)
+    : config_(c),
+      frequencies_(rotary_inverse_frequencies(rope_of(c), c.head_dim, c.max_position_embeddings)) {
   embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
   layers = register_module("layers", torch::nn::ModuleList());
   for (int i = 0; i < c.num_hidden_layers; ++i) {
@@ -146,10 +152,15 @@ torch::Tensor llama_backbone_impl::forward(const torch::Tensor& input_ids, const
   if (mask.defined())
     mask = mask.to(torch::kBool);
 
+  const auto sliding_mask =
+      sliding_window_mask(mask, batch, past, length, config_.sliding_window, input_ids.options());
+
   auto h = embed_tokens(input_ids); // [B, T, D]
-  auto [cos, sin] = rotary_tables(position_ids, config_.head_dim, config_.rope_theta);
-  for (auto& layer : typed_layers_)
-    h = layer(h, cos, sin, mask, cache);
+  if (frequencies_.inv_freq.device() != position_ids.device())
+    frequencies_.inv_freq = frequencies_.inv_freq.to(position_ids.device());
+  auto [cos, sin] = rotary_tables(position_ids, frequencies_);
+  for (size_t i = 0; i < typed_layers_.size(); ++i)
+    h = typed_layers_[i](h, cos, sin, slides(config_, static_cast<int>(i)) ? sliding_mask : mask, cache);
   return norm(h); // [B, T, D]
 }
 
@@ -167,6 +178,8 @@ void llama_for_causal_lm_impl::reset_parameters() {
   for (auto& item : named_parameters()) {
     if (item.key().ends_with("norm.weight"))
       item.value().fill_(1.0);
+    else if (item.key().ends_with(".bias")) // as transformers initialises linear biases
+      item.value().zero_();
     else
       item.value().normal_(0.0, config_.initializer_range);
   }
@@ -220,7 +233,8 @@ status load_hf_weights(llama_for_causal_lm& model, const std::map<std::string, t
       const bool tied_head = name == "lm_head.weight" && model->config().tie_word_embeddings;
       if (tied_head || name.ends_with("rotary_emb.inv_freq"))
         continue;
-      return problem{"weight `" + name + "` is not a parameter of this LLaMA model (check the config)"};
+      return problem{"weight `" + name + "` is not a parameter of this " + model->config().model_type +
+                     " model (check the config: biases, q/k norms, layers, tied embeddings)"};
     }
     return ok_status();
   } catch (const c10::Error& e) {

@@ -1,9 +1,11 @@
-// The student: a LLaMA decoder (RMSNorm, rotary positions, grouped-query attention, SwiGLU) in LibTorch,
-// whose parameter names are Hugging Face's so that checkpoints move between the two unchanged.
+// The student: a LLaMA-family decoder (RMSNorm, rotary positions, grouped-query attention, SwiGLU) in
+// LibTorch, with the switches of Qwen2/Qwen3/Mistral (q/k/v biases, q/k norms, sliding windows), whose
+// parameter names are Hugging Face's so that checkpoints move between the two unchanged.
 #pragma once
 
 #include "gpu/kv_cache.hpp"
 #include "gpu/model_config.hpp"
+#include "gpu/rope.hpp"
 #include "io/common/result.hpp"
 
 #include <cstdint>
@@ -31,7 +33,8 @@ private:
 };
 TORCH_MODULE_IMPL(rms_norm, rms_norm_impl);
 
-// Multi-head attention with grouped keys/values and rotary positions; q,k,v,o_proj as in Hugging Face.
+// Multi-head attention with grouped keys/values and rotary positions; q,k,v,o_proj as in Hugging Face
+// (with biases when the config says so), and Qwen3's q_norm/k_norm over each head before the rotation.
 class llama_attention_impl : public torch::nn::Module {
 public:
   llama_attention_impl(const llama_config& config, int layer_index);
@@ -40,6 +43,7 @@ public:
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         const torch::Tensor& mask, kv_cache* cache);
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  rms_norm q_norm{nullptr}, k_norm{nullptr}; // null unless config.qk_norm
 
 private:
   int64_t heads_, kv_heads_, head_dim_;
@@ -56,7 +60,8 @@ public:
 };
 TORCH_MODULE_IMPL(llama_mlp, llama_mlp_impl);
 
-// Pre-norm residual block: x + attn(norm(x)), then + mlp(norm(.)).
+// Pre-norm residual block: x + attn(norm(x)), then + mlp(norm(.)). The mask is the backbone's: with the
+// sliding window applied when this layer slides.
 class llama_decoder_layer_impl : public torch::nn::Module {
 public:
   llama_decoder_layer_impl(const llama_config& config, int layer_index);
@@ -78,14 +83,19 @@ public:
   torch::nn::Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};
   rms_norm norm{nullptr};
+  // The rotary inverse frequencies (float32 [head_dim / 2], computed on the CPU as transformers does, moved
+  // to the device of the positions at the first forward there) and their cos/sin scale.
+  const rotary_frequencies& frequencies() const { return frequencies_; }
 
 private:
   llama_config config_;
+  rotary_frequencies frequencies_;
   std::vector<llama_decoder_layer> typed_layers_; // the same modules as `layers`, typed for the forward
 };
 TORCH_MODULE_IMPL(llama_backbone, llama_backbone_impl);
 
-// Hugging Face's `LlamaForCausalLM`: parameter names `model.…` and `lm_head.weight` (absent when tied).
+// Hugging Face's `LlamaForCausalLM` (and Qwen2/Qwen3/MistralForCausalLM, which name their parameters the
+// same): `model.…` and `lm_head.weight` (absent when tied, as transformers saves it).
 class llama_for_causal_lm_impl : public torch::nn::Module {
 public:
   // Weights drawn as for training from scratch: normal(0, initializer_range), norms at one.
@@ -93,7 +103,8 @@ public:
 
   // input_ids, position_ids [B, T] long; attention_mask bool [B, T, T_past + T] (true = may attend) or
   // undefined for plain causal attention over all past and new positions; cache (nullable) supplies the past
-  // and receives the new keys/values. Logits are skipped when `want_logits` is false.
+  // and receives the new keys/values. In layers with a sliding window a query sees only the last
+  // sliding_window keys the mask allows it (itself included). Logits are skipped when `want_logits` is false.
   model_output forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids,
                        const torch::Tensor& attention_mask = {}, kv_cache* cache = nullptr,
                        bool want_logits = true);
@@ -115,8 +126,9 @@ private:
 TORCH_MODULE_IMPL(llama_for_causal_lm, llama_for_causal_lm_impl);
 
 // Copies weights named as Hugging Face names them into `model` (converting dtype, keeping the model's
-// device). Every parameter must be present with its shape; `lm_head.weight` of a tied model and rotary
-// `inv_freq` buffers of old checkpoints are ignored; any other unknown name is an error.
+// device). Every parameter must be present with its shape; `lm_head.weight` of a tied model (some tied
+// checkpoints store the shared matrix under that name too) and rotary `inv_freq` buffers of old checkpoints
+// are ignored; any other unknown name is an error.
 status load_hf_weights(llama_for_causal_lm& model, const std::map<std::string, torch::Tensor>& weights);
 
 } // namespace tailor::gpu
