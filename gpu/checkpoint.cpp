@@ -43,8 +43,8 @@ fs::path readable_dir(const fs::path& dir) {
 bool replaceable(const fs::path& dir) {
   if (fs::is_empty(dir))
     return true;
-  for (const char* name : {"config.json", "model.safetensors", "model.safetensors.index.json",
-                           "tokenizer.model", "optimizer.pt", "trainer_state.json"})
+  for (const char* name : {"config.json", "model.safetensors", "model.safetensors.index.json", "tokenizer.model",
+                           "tokenizer.json", "optimizer.pt", "trainer_state.json"})
     if (fs::exists(dir / name))
       return true;
   return false;
@@ -80,8 +80,11 @@ status write_staged(const fs::path& staging, const llama_for_causal_lm& model, c
   if (auto next = landed(fs::exists(single) ? single : staging / "model.safetensors.index.json"); !next)
     return next;
 
-  if (auto written = write_text("tokenizer.model", tokenizer.serialized()); !written)
-    return written;
+  // The tokenizer files as they came (tokenizer.json, its two config files; or tokenizer.model), so that
+  // transformers, vLLM and peft read the trained student with the tokenizer it was trained with.
+  for (const auto& [name, bytes] : tokenizer.files())
+    if (auto written = write_text(name.c_str(), bytes); !written)
+      return written;
 
   if (optimizer) {
     auto state = capture_adamw_state(*optimizer, model->named_parameters());
@@ -194,12 +197,16 @@ result<loaded_checkpoint> load_checkpoint(const fs::path& dir, torch::Device dev
     weights->clear();
     model->to(device);
 
-    auto spm = tokenizer::load(source / "tokenizer.model");
+    auto spm = tokenizer::load_dir(source);
     if (!spm)
-      return problem{spm.error().message + " (tailor needs LLaMA's SentencePiece `tokenizer.model`)"};
-    if (spm->vocab_size() > config->vocab_size)
-      return problem{(source / "tokenizer.model").string() + ": " + std::to_string(spm->vocab_size()) +
-                     " pieces, more than the model's vocab_size " + std::to_string(config->vocab_size)};
+      return spm.error();
+    // The embedding may have more rows than the tokenizer has tokens (Qwen2.5), never fewer.
+    if (spm->vocab_size() > config->vocab_size) {
+      const char* file = fs::exists(source / "tokenizer.json") ? "tokenizer.json" : "tokenizer.model";
+      return problem{(source / file).string() + ": " + std::to_string(spm->vocab_size()) +
+                     (spm->kind() == "sentencepiece" ? " pieces" : " tokens") +
+                     ", more than the model's vocab_size " + std::to_string(config->vocab_size)};
+    }
 
     std::optional<adamw_state> optimizer;
     if (fs::exists(source / "optimizer.pt")) {

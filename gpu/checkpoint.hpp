@@ -69,7 +69,8 @@ struct checkpoint_options {
   std::function<status(const std::filesystem::path& written)> after_file = nullptr;
 };
 
-// Writes `config.json`, the weights (HF names; `lm_head.weight` absent when tied), `tokenizer.model`, and
+// Writes `config.json`, the weights (HF names; `lm_head.weight` absent when tied), the tokenizer's files
+// (tokenizer.json with tokenizer_config.json and generation_config.json, or tokenizer.model) unchanged, and
 // when given `optimizer.pt` and `trainer_state.json`, into `<dir>.partial`, then swaps it in for `dir`. A
 // crash at any point leaves `dir` holding either the previous checkpoint or the new one, complete.
 status save_checkpoint(const std::filesystem::path& dir, const llama_for_causal_lm& model,
@@ -85,7 +86,8 @@ struct loaded_checkpoint {
   std::optional<trainer_state> trainer;
 };
 
-// Loads a checkpoint written by save_checkpoint() or a Hugging Face LLaMA directory. Every expected tensor
+// Loads a checkpoint written by save_checkpoint() or a Hugging Face directory of a family tailor takes
+// (gpu/model_families.hpp), with tokenizer.json or tokenizer.model. Every expected tensor
 // must be present with its shape; a missing, misshapen or unknown tensor is an error naming it and the file.
 result<loaded_checkpoint> load_checkpoint(const std::filesystem::path& dir,
                                           torch::Device device = torch::kCPU);

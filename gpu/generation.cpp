@@ -131,7 +131,7 @@ bool token_decoder::stops(int token) const {
 token_decoder decoder_of(const tokenizer& tokens) {
   return {.decode = [&tokens](std::span<const int> ids) { return tokens.decode(ids); },
           .eos_id = tokens.eos_id(),
-          .stop_ids = {},
+          .stop_ids = tokens.stop_ids(),
           .decodable_vocab = tokens.vocab_size()};
 }
 

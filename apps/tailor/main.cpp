@@ -2,6 +2,7 @@
 #include "apps/tailor/cache_command.hpp"
 #include "apps/tailor/client_commands.hpp"
 #include "apps/tailor/data_commands.hpp"
+#include "apps/tailor/inspect_command.hpp"
 #include "apps/tailor/model_commands.hpp"
 #include "apps/tailor/plan_command.hpp"
 #include "apps/tailor/run_command.hpp"
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   tailor::cli::add_plan_command(app);
   tailor::cli::add_data_commands(app);
   tailor::cli::add_model_commands(app);
+  tailor::cli::add_model_group(app);
   tailor::cli::add_teacher_serve_command(app);
   tailor::cli::add_cache_command(app);
   tailor::cli::add_client_commands(app);
