@@ -3,6 +3,7 @@
 #include "gpu/checkpoint.hpp"
 #include "gpu/runtime.hpp"
 #include "gpu/student_exam.hpp"
+#include "io/store/evaluation_records.hpp"
 #include "sharing/device_scheduler.hpp"
 
 #include <caf/all.hpp>
@@ -107,6 +108,10 @@ student_inference(student_inference_actor::stateful_pointer<inference_state> sel
         turn.release();
         if (!answers)
           return fail("student_inference: evaluation failed: " + answers.error().message);
+        // Per question, so that runs can be paired question by question (tailor compare).
+        if (!s.config.output_dir.empty())
+          if (auto written = write_evaluation(s.config.output_dir, round, answers.value()); !written)
+            return fail("student_inference: " + written.error().message);
         caf::anon_send(s.coordinator, eval_atom::value, round, gpu::accuracy_of(answers.value()), snapshot.version);
       },
   };

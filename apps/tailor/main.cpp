@@ -1,6 +1,7 @@
 // `tailor`: the command-line entry point; each subcommand lives in its own file.
 #include "apps/tailor/cache_command.hpp"
 #include "apps/tailor/client_commands.hpp"
+#include "apps/tailor/compare_command.hpp"
 #include "apps/tailor/data_commands.hpp"
 #include "apps/tailor/inspect_command.hpp"
 #include "apps/tailor/model_commands.hpp"
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   tailor::cli::add_run_command(app);
   tailor::cli::add_plan_command(app);
+  tailor::cli::add_compare_command(app);
   tailor::cli::add_data_commands(app);
   tailor::cli::add_model_commands(app);
   tailor::cli::add_model_group(app);

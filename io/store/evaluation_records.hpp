@@ -1,0 +1,35 @@
+// Each question of a round's held-out evaluation, as the run answered it: <run>/evaluations/round_N.jsonl.
+// Accuracy alone cannot be paired across runs; per-question correctness can (io/compare).
+#pragma once
+
+#include "io/common/result.hpp"
+#include "messages/grading.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace tailor {
+
+struct evaluation_record {
+  std::string example_id;
+  bool correct = false;
+  std::string answer;    // what the answer extraction found; empty when none
+  std::string reasoning; // the student's rationale before its answer line
+
+  friend bool operator==(const evaluation_record&, const evaluation_record&) = default;
+};
+
+// <run_dir>/evaluations/round_<round>.jsonl
+std::filesystem::path evaluation_file(const std::filesystem::path& run_dir, std::uint32_t round);
+
+// One line per question, in the order given; replaced atomically (a resumed run writes it again).
+status write_evaluation(const std::filesystem::path& run_dir, std::uint32_t round,
+                        std::span<const graded_answer> answers);
+
+// The records of one file; a bad line is an error naming the file and the line.
+result<std::vector<evaluation_record>> read_evaluation(const std::filesystem::path& file);
+
+} // namespace tailor
