@@ -23,6 +23,7 @@ import torch
 import torch.jit._pickle
 from safetensors.torch import load_file, save_file
 from transformers import LlamaConfig, LlamaForCausalLM
+from random_weights import spread_weights
 
 TOLERANCE = 1e-4
 failures = []
@@ -66,12 +67,7 @@ def check_tailor_checkpoint(directory, name):
 def spread(model, seed):
     # Weights far from the tiny initialisation, so that logits are O(1) and comparisons mean something.
     torch.manual_seed(seed)
-    with torch.no_grad():
-        for parameter_name, parameter in model.named_parameters():
-            if parameter_name.endswith("norm.weight"):
-                parameter.copy_(1 + 0.1 * torch.randn_like(parameter))
-            else:
-                parameter.normal_(0, 0.3)
+    spread_weights(model, norm_std=0.1, weight_std=0.3)
 
 
 def write_hf_checkpoint(directory, name, tied, dtype, shard_size, input_ids):

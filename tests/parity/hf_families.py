@@ -23,6 +23,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import (AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, MistralConfig,
                           MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM)
+from random_weights import spread_weights
 
 VOCAB = 128
 NEW_TOKENS = 24
@@ -81,21 +82,10 @@ def families():
     }
 
 
-def randomize(model):
-    # Larger weights than the 0.02 init, norms away from one, biases non-zero, so that every part moves the
-    # logits visibly.
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("norm.weight"):
-                p.copy_(1 + 0.2 * torch.randn_like(p))
-            else:
-                p.normal_(0.0, 0.15)
-
-
 def build_one(out_dir, seed, model_class, config):
     torch.manual_seed(seed)
     model = model_class(config).float().eval()
-    randomize(model)
+    spread_weights(model)
     model.generation_config.eos_token_id = None  # always NEW_TOKENS new tokens
     model.generation_config.pad_token_id = 0
     model.save_pretrained(out_dir)

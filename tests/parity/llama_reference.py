@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 from transformers import LlamaConfig, LlamaForCausalLM
+from random_weights import spread_weights
 
 VOCAB = 128
 
@@ -36,13 +37,7 @@ def tiny_config(tie):
 def build_model(out_dir, tie):
     torch.manual_seed(1234)
     model = LlamaForCausalLM(tiny_config(tie)).float().eval()
-    # Larger weights than the 0.02 init, and norms away from one, so that every part moves the logits visibly.
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("norm.weight"):
-                p.copy_(1 + 0.2 * torch.randn_like(p))
-            else:
-                p.normal_(0.0, 0.15)
+    spread_weights(model)
     model.generation_config.eos_token_id = None  # always 10 new tokens
     model.generation_config.pad_token_id = 0
     model.save_pretrained(out_dir)
