@@ -2,6 +2,8 @@
 // loading its weights (headers only), so that it answers in a second at any model size.
 #include "apps/tailor/inspect_command.hpp"
 
+#include "apps/tailor/command_guard.hpp"
+
 #include "gpu/model_config.hpp"
 #include "gpu/safetensors.hpp"
 #include "gpu/tokenizer.hpp"
@@ -234,16 +236,7 @@ void add_model_group(CLI::App& app) {
   command->add_option("--tokens", settings->tokens, "tokens per sequence, for the activation estimate")
       ->check(CLI::PositiveNumber);
   command->add_flag("--json", settings->as_json, "print the facts as JSON");
-  command->callback([settings] {
-    int status = 1;
-    try {
-      status = inspect(*settings);
-    } catch (const std::exception& error) {
-      std::cerr << "tailor model inspect: " << error.what() << "\n";
-    }
-    if (status != 0)
-      throw CLI::RuntimeError(status);
-  });
+  command->callback([settings] { run_guarded("model inspect", [&] { return inspect(*settings); }); });
 }
 
 } // namespace tailor::cli

@@ -1,6 +1,8 @@
 // `tailor generate` and `tailor eval`: load a checkpoint, decode with it, grade it as METHOD.md's evaluation.
 #include "apps/tailor/model_commands.hpp"
 
+#include "apps/tailor/command_guard.hpp"
+
 #include "gpu/checkpoint.hpp"
 #include "gpu/generation.hpp"
 #include "gpu/student_exam.hpp"
@@ -32,21 +34,6 @@ namespace {
 constexpr int exit_ok = 0;
 constexpr int exit_failed = 1;
 constexpr int exit_usage = 2;
-
-// A command's body inside CLI11's callback: whatever goes wrong ends as a message on stderr and an exit
-// status (CLI::RuntimeError carries it to main), never as an exception or a crash.
-template <class Body>
-void run_guarded(const char* name, Body body) {
-  int status = exit_failed;
-  try {
-    status = body();
-  } catch (const std::exception& error) {
-    const std::string what = error.what();
-    std::cerr << "tailor " << name << ": " << what.substr(0, what.find('\n')) << "\n";
-  }
-  if (status != exit_ok)
-    throw CLI::RuntimeError(status);
-}
 
 int fail(const char* name, const std::string& message, int status = exit_failed) {
   std::cerr << "tailor " << name << ": " << message << "\n";
