@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace tailor::compare {
@@ -17,7 +18,7 @@ using nlohmann::json;
 
 struct run_rounds {
   std::map<std::uint32_t, arm_round> rounds;
-  std::map<std::uint32_t, std::vector<evaluation_record>> records; // for the round-1 check
+  std::optional<std::vector<evaluation_record>> round_one; // its answers in full, for the round-1 check
 };
 
 result<run_rounds> read_run(const run_ref& run) {
@@ -49,7 +50,8 @@ result<run_rounds> read_run(const run_ref& run) {
     round.teacher_tokens = tokens;
     round.teacher_cost_usd = cost;
     out.rounds.emplace(number, std::move(round));
-    out.records.emplace(number, std::move(records.value()));
+    if (number == 1)
+      out.round_one = std::move(records.value());
   }
   return out;
 }
@@ -135,9 +137,9 @@ result<json> build_report(const std::vector<run_ref>& runs, const std::string& b
     bool same = true;
     for (const auto& arm : arms) {
       auto run = read[arm].find(seed);
-      if (run == read[arm].end() || !run->second.records.contains(1))
+      if (run == read[arm].end() || !run->second.round_one)
         continue;
-      const auto& records = run->second.records.at(1);
+      const auto& records = *run->second.round_one;
       if (!first)
         first = &records;
       else if (records != *first)
