@@ -2,6 +2,7 @@
 
 #include "io/loop/feedback_picker.hpp"
 #include "io/loop/reflection_pools.hpp"
+#include "io/store/mistake_records.hpp"
 
 #include <caf/all.hpp>
 
@@ -23,7 +24,30 @@ struct collector_state {
   std::unordered_map<std::uint32_t, feedback_picker> pickers;      // per exam pass
   std::unordered_map<std::uint32_t, std::deque<example>> stand_ins; // the ablation's, per exam pass
   std::unordered_map<std::uint32_t, std::vector<graded_answer>> held; // picked, not asked yet (ask_after_pass)
+  std::unordered_map<std::uint32_t, std::vector<exam_outcome>> outcomes; // per exam pass, in order asked
+  std::unordered_map<std::uint32_t, std::unordered_map<std::string, std::size_t>> outcome_at; // id -> index
 };
+
+using collector_pointer = mistake_collector_actor::stateful_pointer<collector_state>;
+
+// A problem writing the run's records stops the collector, and the coordinator, which monitors it, the run.
+bool recorded(collector_pointer self, const status& written) {
+  if (!written)
+    self->quit(caf::make_error(caf::sec::runtime_error, "mistake_collector: " + written.error().message));
+  return written.ok();
+}
+
+void count_outcomes(collector_state& s, const std::vector<graded_answer>& answers, std::uint32_t pass) {
+  auto& outcomes = s.outcomes[pass];
+  auto& at = s.outcome_at[pass];
+  for (const auto& answer : answers) {
+    auto [found, fresh] = at.try_emplace(answer.example_id, outcomes.size());
+    if (fresh)
+      outcomes.push_back({answer.example_id});
+    ++outcomes[found->second].answers;
+    outcomes[found->second].right += answer.correct ? 1 : 0;
+  }
+}
 
 // `pass` is the round whose exam graded the answer: the reply is that round's training data.
 void ask_for_feedback(collector_state& s, const graded_answer& answer, std::uint32_t pass) {
@@ -46,7 +70,7 @@ bool ask_about_stand_in(collector_state& s, std::uint32_t pass) {
 }
 
 mistake_collector_actor::behavior_type
-mistake_collector(mistake_collector_actor::stateful_pointer<collector_state> self, example_index problems,
+mistake_collector(collector_pointer self, example_index problems,
                   mistake_collector_options options, reflection_builder_actor builder,
                   teacher_client_actor teacher, caf::actor coordinator) {
   auto& s = self->state;
@@ -100,16 +124,31 @@ mistake_collector(mistake_collector_actor::stateful_pointer<collector_state> sel
           now.insert(now.end(), rest.begin(), rest.end());
         }
         std::uint64_t requests = 0;
+        const bool keeps_records = !s.options.output_dir.empty();
         for (const auto& m : now) {
-          if (s.options.tailored)
+          if (s.options.tailored) {
             ask_for_feedback(s, m, pass);
-          else if (!ask_about_stand_in(s, pass))
-            break;
+          } else {
+            if (!ask_about_stand_in(s, pass))
+              break;
+            // The teacher client records the method's mistakes with their answers; the ablation's own go
+            // unanswered, and only here is the mistake at hand.
+            if (keeps_records &&
+                !recorded(self, append_mistake(s.options.output_dir, pass,
+                                               unasked_mistake_of(s.problems->at(m.example_id), m))))
+              return;
+          }
           ++requests;
         }
+        if (keeps_records)
+          count_outcomes(s, answers, pass);
         if (pass_over) {
           s.pickers.erase(pass);
           s.stand_ins.erase(pass);
+          if (keeps_records && !recorded(self, write_exam_outcomes(s.options.output_dir, pass, s.outcomes[pass])))
+            return;
+          s.outcomes.erase(pass);
+          s.outcome_at.erase(pass);
         }
         caf::anon_send(s.coordinator, graded_atom::value, pass, static_cast<std::uint64_t>(answers.size()), wrong,
                        fresh, requests);

@@ -25,6 +25,9 @@ struct mistake_collector_options {
   // the pass is over, in the order they would have gone one by one. Continuous mode asks at once, so that
   // the teacher works while the exam goes on.
   bool ask_after_pass = false;
+  // The run directory, for each exam's per-question outcome (which tells whether a mistake was fixed) and,
+  // in the ablation, the mistakes it did not send (io/store/mistake_records.hpp); empty: neither.
+  std::string output_dir;
 };
 
 // After each graded batch the coordinator gets (graded_atom, pass, answered, wrong, new mistakes, requests

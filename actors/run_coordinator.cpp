@@ -104,7 +104,8 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
                                               .seed = c.seed});
         s.teacher_failures = failure_window{c.teacher.failure_window, c.teacher.max_failed_share};
         s.teacher_client = spawn_teacher_client(self->system(), s.teacher, s.builder, self_handle,
-                                                std::chrono::milliseconds{c.teacher.failed_request_retry_ms});
+                                                std::chrono::milliseconds{c.teacher.failed_request_retry_ms},
+                                                c.output_dir);
         s.collector = spawn_mistake_collector(self->system(), s.data.index,
                                               {.max_negatives = c.reflection.max_negatives,
                                                .tailored = tailored(s),
@@ -112,7 +113,8 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
                                                .feedback_samples = c.teacher.tailored_feedback_samples,
                                                .order = c.teacher.mistake_order,
                                                .sampling = c.teacher.sampling,
-                                               .ask_after_pass = !continuous(s)},
+                                               .ask_after_pass = !continuous(s),
+                                               .output_dir = c.output_dir},
                                               s.builder, s.teacher_client, self_handle);
         s.student = spawn_student_inference(self->system(), c, s.collector, self_handle, s.spec.devices);
         s.trainer =

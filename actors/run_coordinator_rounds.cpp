@@ -1,6 +1,8 @@
 // The coordinator's rounds, in the order they live: teacher work, training, round end, evaluation, close.
 #include "actors/run_coordinator_rounds.hpp"
 
+#include "io/store/mistake_records.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -98,6 +100,10 @@ void start_teacher_work(coordinator_actor* self, std::uint32_t round) {
   std::seed_seq round_seed{static_cast<std::uint32_t>(c.seed), static_cast<std::uint32_t>(c.seed >> 32),
                            round};
   tally.rng.seed(round_seed);
+  // A round begun again after a resume records its mistakes again, as it asks the teacher about them again.
+  if (!c.output_dir.empty())
+    if (auto cleared = clear_mistakes(c.output_dir, round); !cleared)
+      return fail(self, cleared.error().message);
   if (round > 1) {
     start_exam_pass(self, tally);
     report(self, "round " + std::to_string(round) + ": exam on " +

@@ -3,6 +3,7 @@
 // transient failure is asked once more, later.
 #include "actors/teacher_client.hpp"
 
+#include "io/store/mistake_records.hpp"
 #include "io/teacher/teacher_exchange.hpp"
 #include "io/teacher/teacher_factory.hpp"
 
@@ -19,6 +20,7 @@ struct teacher_client_state {
   reflection_builder_actor builder;
   caf::actor coordinator;
   std::chrono::milliseconds retry_failed_after{0};
+  std::string output_dir; // where the mistake records go; empty: nowhere
   // The requests asked a second time after failing: a second failure is final.
   std::set<std::string> asked_again;
 };
@@ -57,8 +59,10 @@ bool fallback_helps(teacher_failure failure) {
 
 teacher_client_actor::behavior_type
 teacher_client(teacher_client_actor::stateful_pointer<teacher_client_state> self, std::shared_ptr<run_teacher> teacher,
-               reflection_builder_actor builder, caf::actor coordinator, std::chrono::milliseconds retry_failed_after) {
+               reflection_builder_actor builder, caf::actor coordinator, std::chrono::milliseconds retry_failed_after,
+               std::string output_dir) {
   self->state.teacher = std::move(teacher);
+  self->state.output_dir = std::move(output_dir);
   self->state.builder = std::move(builder);
   self->state.coordinator = std::move(coordinator);
   self->state.retry_failed_after = retry_failed_after;
@@ -81,6 +85,10 @@ teacher_client(teacher_client_actor::stateful_pointer<teacher_client_state> self
           return;
         }
         s.asked_again.erase(key);
+        // The mistakes view's record: only here are the student's mistake and the teacher's answer both at hand.
+        if (request.kind == teacher_request_kind::tailored_feedback && !s.output_dir.empty())
+          if (auto recorded = append_mistake(s.output_dir, request.round, mistake_of(request, reply)); !recorded)
+            return self->quit(caf::make_error(caf::sec::runtime_error, "teacher_client: " + recorded.error().message));
         // Every answer, also one without a correct rationale: round 1's first pass waits for each.
         self->send(s.builder, positive_atom::value, reply);
         caf::anon_send(s.coordinator, answered_atom::value, reply);
@@ -92,9 +100,9 @@ teacher_client(teacher_client_actor::stateful_pointer<teacher_client_state> self
 
 teacher_client_actor spawn_teacher_client(caf::actor_system& system, std::shared_ptr<run_teacher> teacher,
                                           reflection_builder_actor builder, caf::actor coordinator,
-                                          std::chrono::milliseconds retry_failed_after) {
+                                          std::chrono::milliseconds retry_failed_after, std::string output_dir) {
   return system.spawn(teacher_client, std::move(teacher), std::move(builder), std::move(coordinator),
-                      retry_failed_after);
+                      retry_failed_after, std::move(output_dir));
 }
 
 } // namespace tailor

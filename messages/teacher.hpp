@@ -133,6 +133,9 @@ struct teacher_reply {
   std::uint32_t round = 1; // echoed from the request
   // Of the student's answer a tailored feedback corrects (the exam's snapshot); 0 for a chain of thought.
   std::uint64_t weights_version = 0;
+  // A tailored feedback's "Feedback:" section (where the student went wrong), of the first answer-correct
+  // choice; empty for a chain of thought or when no choice had one. For the run's mistake records.
+  std::string feedback;
 
   bool ok() const { return error.empty(); }
 
@@ -142,7 +145,7 @@ struct teacher_reply {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, teacher_reply& x) {
   return f(caf::meta::type_name("teacher_reply"), x.example_id, x.kind, x.rationales, x.usage, x.from_cache,
-           x.error, x.failure, x.replies_read, x.replies_kept, x.teacher, x.round, x.weights_version);
+           x.error, x.failure, x.replies_read, x.replies_kept, x.teacher, x.round, x.weights_version, x.feedback);
 }
 
 } // namespace tailor

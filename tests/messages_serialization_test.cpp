@@ -161,7 +161,8 @@ teacher_reply sample_teacher_reply() {
           3,
           "strong",
           3,
-          7};
+          7,
+          "The student added 3 and 4; the bags hold 3 * 4."};
 }
 
 triplet sample_triplet() {

@@ -82,6 +82,19 @@ status write_file_atomically(const fs::path& target, std::string_view bytes) {
   return out->commit();
 }
 
+status append_line_durably(const fs::path& file, std::string_view line) {
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return problem{file.string() + ": cannot open: " + errno_text()};
+  const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  const bool synced = written && ::fsync(fd) == 0;
+  const std::string why = errno_text();
+  ::close(fd);
+  if (!synced)
+    return problem{file.string() + ": cannot append: " + why};
+  return ok_status();
+}
+
 status sync_directory(const fs::path& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)

@@ -28,6 +28,10 @@ private:
 
 status write_file_atomically(const std::filesystem::path& target, std::string_view bytes);
 
+// Appends `line` (which ends in a newline) in one write and fsyncs it: a crash leaves every earlier line whole
+// and at most this one torn, which readers of append-only logs skip when it is the last.
+status append_line_durably(const std::filesystem::path& file, std::string_view line);
+
 // fsync of a directory, so that the names created or renamed in it survive a power loss.
 status sync_directory(const std::filesystem::path& dir);
 

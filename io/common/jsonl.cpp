@@ -108,4 +108,24 @@ status for_each_jsonl_record(const std::filesystem::path& file,
   }
 }
 
+result<std::vector<jsonl_record>> read_append_log(const std::filesystem::path& file) {
+  std::vector<jsonl_record> records;
+  std::error_code error;
+  if (!std::filesystem::exists(file, error))
+    return records;
+  std::vector<result<jsonl_record>> lines;
+  const auto read = for_each_jsonl_record(file, [&](result<jsonl_record> line) { lines.push_back(std::move(line)); });
+  if (!read)
+    return lines.empty() ? result<std::vector<jsonl_record>>{records} : read.error();
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (!lines[i]) {
+      if (i + 1 == lines.size())
+        break;
+      return lines[i].error();
+    }
+    records.push_back(std::move(lines[i].value()));
+  }
+  return records;
+}
+
 } // namespace tailor

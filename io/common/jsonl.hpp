@@ -8,6 +8,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string_view>
+#include <vector>
 
 namespace tailor {
 
@@ -23,6 +24,11 @@ struct jsonl_record {
 // `visit` is reported as a file-level problem.
 status for_each_jsonl_record(const std::filesystem::path& file,
                              const std::function<void(result<jsonl_record>)>& visit);
+
+// An append-only log (a journal, a run's mistake records): its records in file order. A missing or empty file
+// is an empty log; a bad last line is one a crash tore while appending and is dropped; any other bad line is
+// the problem, named "file:line: what".
+result<std::vector<jsonl_record>> read_append_log(const std::filesystem::path& file);
 
 // The position of the first byte that is not valid UTF-8 (overlong forms, surrogates and code points above
 // U+10FFFF included), or `text.size()` when all of it is valid.

@@ -10,6 +10,22 @@ namespace tailor {
 
 namespace fs = std::filesystem;
 
+nlohmann::json to_json(const evaluation_record& record) {
+  return {{"id", record.example_id}, {"correct", record.correct}, {"answer", record.answer},
+          {"reasoning", record.reasoning}};
+}
+
+result<evaluation_record> evaluation_record_from_json(const nlohmann::json& json) {
+  if (!json.is_object() || !json.contains("id") || !json["id"].is_string() || !json.contains("correct") ||
+      !json["correct"].is_boolean())
+    return problem{"needs a string `id` and a boolean `correct`"};
+  const auto text = [&](const char* key) {
+    return json.contains(key) && json[key].is_string() ? json[key].get<std::string>() : std::string{};
+  };
+  return evaluation_record{json["id"].get<std::string>(), json["correct"].get<bool>(), text("answer"),
+                           text("reasoning")};
+}
+
 fs::path evaluation_file(const fs::path& run_dir, std::uint32_t round) {
   return run_dir / "evaluations" / ("round_" + std::to_string(round) + ".jsonl");
 }
@@ -17,10 +33,8 @@ fs::path evaluation_file(const fs::path& run_dir, std::uint32_t round) {
 status write_evaluation(const fs::path& run_dir, std::uint32_t round, std::span<const graded_answer> answers) {
   std::string text;
   for (const auto& answer : answers) {
-    nlohmann::json line = {{"id", answer.example_id},
-                           {"correct", answer.correct},
-                           {"answer", answer.extracted_answer},
-                           {"reasoning", answer.reasoning.text}};
+    const auto line =
+        to_json(evaluation_record{answer.example_id, answer.correct, answer.extracted_answer, answer.reasoning.text});
     // Invalid UTF-8 in a student's text is replaced, not a reason to lose the record.
     text += line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   }
@@ -45,10 +59,10 @@ result<std::vector<evaluation_record>> read_evaluation(const fs::path& file) {
     auto where = [&] { return file.string() + ":" + std::to_string(number) + ": "; };
     if (json.is_discarded() || !json.is_object())
       return problem{where() + "not a JSON object"};
-    if (!json.contains("id") || !json["id"].is_string() || !json.contains("correct") || !json["correct"].is_boolean())
-      return problem{where() + "needs a string `id` and a boolean `correct`"};
-    records.push_back({json["id"].get<std::string>(), json["correct"].get<bool>(), json.value("answer", ""),
-                       json.value("reasoning", "")});
+    auto record = evaluation_record_from_json(json);
+    if (!record)
+      return problem{where() + record.error().message};
+    records.push_back(std::move(record.value()));
   }
   return records;
 }

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json_fwd.hpp>
 #include <span>
 #include <string>
 #include <vector>
@@ -21,6 +22,10 @@ struct evaluation_record {
 
   friend bool operator==(const evaluation_record&, const evaluation_record&) = default;
 };
+
+// A line of the file: {"id", "correct", "answer", "reasoning"}; also how the daemon serves them.
+nlohmann::json to_json(const evaluation_record& record);
+result<evaluation_record> evaluation_record_from_json(const nlohmann::json& line);
 
 // <run_dir>/evaluations/round_<round>.jsonl
 std::filesystem::path evaluation_file(const std::filesystem::path& run_dir, std::uint32_t round);

@@ -1,16 +1,13 @@
 #include "io/store/run_records.hpp"
 
 #include "io/common/atomic_file.hpp"
+#include "io/common/jsonl.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <fcntl.h>
 #include <optional>
 #include <sstream>
-#include <unistd.h>
 
 namespace tailor {
 
@@ -84,38 +81,18 @@ result<round_record> round_record_from_json(const nlohmann::json& j) {
 }
 
 status append_journal(const std::filesystem::path& journal, const round_record& record) {
-  const auto line = to_json(record).dump() + "\n";
-  int fd = ::open(journal.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return problem{journal.string() + ": cannot open: " + std::strerror(errno)};
-  const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-  const bool synced = written && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced)
-    return problem{journal.string() + ": cannot append: " + std::strerror(errno)};
-  return ok_status();
+  return append_line_durably(journal, to_json(record).dump() + "\n");
 }
 
 result<std::vector<round_record>> read_journal(const std::filesystem::path& journal) {
+  auto lines = read_append_log(journal);
+  if (!lines)
+    return lines.error();
   std::vector<round_record> records;
-  std::ifstream in{journal};
-  if (!in)
-    return records;
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty())
-      lines.push_back(line);
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    auto json = nlohmann::json::parse(lines[i], nullptr, false);
-    const bool last = i + 1 == lines.size();
-    if (json.is_discarded()) {
-      if (last)
-        break; // torn by a crash while appending
-      return problem{journal.string() + ":" + std::to_string(i + 1) + ": not JSON"};
-    }
-    auto record = round_record_from_json(json);
+  for (const auto& line : *lines) {
+    auto record = round_record_from_json(line.object);
     if (!record)
-      return problem{journal.string() + ":" + std::to_string(i + 1) + ": " + record.error().message};
+      return problem{journal.string() + ":" + std::to_string(line.line) + ": " + record.error().message};
     records.push_back(std::move(record.value()));
   }
   return records;

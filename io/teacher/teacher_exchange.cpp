@@ -56,10 +56,14 @@ teacher_reply to_teacher_reply(const teacher_request& request, const result<chat
   const auto source = request.kind == teacher_request_kind::tailored_feedback ? rationale_source::teacher_tailored
                                                                               : rationale_source::teacher;
   reply.replies_read = static_cast<std::uint32_t>(response.choices.size());
-  for (const auto& choice : response.choices)
-    if (is_answer_correct(parse_teacher_reply(choice, request.problem.task, request.problem.question),
-                          request.problem))
-      ++reply.replies_kept;
+  for (const auto& choice : response.choices) {
+    const auto parsed = parse_teacher_reply(choice, request.problem.task, request.problem.question);
+    if (!is_answer_correct(parsed, request.problem))
+      continue;
+    ++reply.replies_kept;
+    if (request.kind == teacher_request_kind::tailored_feedback && reply.feedback.empty())
+      reply.feedback = parsed.feedback;
+  }
   for (auto& text : kept_rationales(response, request.problem))
     reply.rationales.push_back({.text = std::move(text), .source = source, .tokens = 0});
   return reply;
