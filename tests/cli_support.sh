@@ -74,6 +74,9 @@ watch_runs() {
 start_teacher_serve() {
   local data=$1
   shift
+  # Emptied here, not by the redirection below: a background job opens its files after the fork, so the
+  # loop could otherwise read the URL of the server started before this one.
+  : >"$work/server.out"
   "$tailor" teacher-serve --port 0 --data "$data" "$@" >"$work/server.out" 2>"$work/server.err" &
   server_pid=$!
   url=""
