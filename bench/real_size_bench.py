@@ -45,6 +45,15 @@ def write_checkpoint(size, out):
     spec = dict(SIZES[size])
     family = spec.pop("family")
     make_checkpoints.make(family, out)  # the family's tokenizer files (and a tiny model, replaced below)
+    # The special ids of that small tokenizer, not the published ones past its end: tailor checks every
+    # special and stop id against the tokenizer it loads.
+    with open(os.path.join(out, "config.json")) as f:
+        tiny = json.load(f)
+    for key in ("bos_token_id", "eos_token_id", "pad_token_id"):
+        spec.pop(key, None)
+        if tiny.get(key) is not None:
+            spec[key] = tiny[key]
+    os.remove(os.path.join(out, "generation_config.json"))
     config = transformers.AutoConfig.for_model(spec.pop("model_type"), **spec)
     torch.manual_seed(0)
     with torch.device("cpu"):

@@ -184,10 +184,10 @@ result<loaded_checkpoint> load_checkpoint(const fs::path& dir, torch::Device dev
     if (!weights)
       return weights.error();
 
-    // Building the model draws its initial weights; keep the caller's random stream as it was.
+    // Building the layers draws their default weights; keep the caller's random stream as it was.
     auto generator = at::detail::getDefaultCPUGenerator();
     auto random_state = generator.get_state();
-    llama_for_causal_lm model{*config};
+    llama_for_causal_lm model{*config, /*draw_weights=*/false}; // every weight is loaded below
     generator.set_state(random_state);
     if (auto loaded = load_hf_weights(model, *weights); !loaded) {
       auto index = source / "model.safetensors.index.json";

@@ -164,13 +164,14 @@ torch::Tensor llama_backbone_impl::forward(const torch::Tensor& input_ids, const
   return norm(h); // [B, T, D]
 }
 
-llama_for_causal_lm_impl::llama_for_causal_lm_impl(const llama_config& c) : config_(c) {
+llama_for_causal_lm_impl::llama_for_causal_lm_impl(const llama_config& c, bool draw_weights) : config_(c) {
   auto valid = check_llama_config(c);
   TORCH_CHECK(valid.ok(), valid.ok() ? "" : valid.error().message);
   model = register_module("model", llama_backbone(c));
   if (!c.tie_word_embeddings)
     lm_head = register_module("lm_head", linear(c.hidden_size, c.vocab_size));
-  reset_parameters();
+  if (draw_weights)
+    reset_parameters();
 }
 
 void llama_for_causal_lm_impl::reset_parameters() {
@@ -224,7 +225,7 @@ status load_hf_weights(llama_for_causal_lm& model, const std::map<std::string, t
       if (it->second.sizes() != param.sizes())
         return problem{"weight `" + name + "` has shape " + c10::str(it->second.sizes()) +
                        ", the model expects " + c10::str(param.sizes())};
-      param.copy_(it->second.to(param.scalar_type()));
+      param.copy_(it->second); // converting as it copies: no full-size temporary per weight
       used.insert(name);
     }
     for (const auto& [name, tensor] : weights) {

@@ -98,8 +98,10 @@ TORCH_MODULE_IMPL(llama_backbone, llama_backbone_impl);
 // same): `model.…` and `lm_head.weight` (absent when tied, as transformers saves it).
 class llama_for_causal_lm_impl : public torch::nn::Module {
 public:
-  // Weights drawn as for training from scratch: normal(0, initializer_range), norms at one.
-  explicit llama_for_causal_lm_impl(const llama_config& config);
+  // Weights drawn as for training from scratch: normal(0, initializer_range), norms at one; or, when
+  // `draw_weights` is false, left as the layers' constructors made them, for a loader that overwrites them
+  // all (drawing a billion numbers is most of what loading a checkpoint would otherwise cost).
+  explicit llama_for_causal_lm_impl(const llama_config& config, bool draw_weights = true);
 
   // input_ids, position_ids [B, T] long; attention_mask bool [B, T, T_past + T] (true = may attend) or
   // undefined for plain causal attention over all past and new positions; cache (nullable) supplies the past
