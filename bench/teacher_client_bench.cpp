@@ -1,5 +1,6 @@
 // Benchmark of the teacher HTTP client against the loopback teacher server: per-request overhead with no
 // latency, throughput under 200 ms of latency, and the same loads through the `openai` Python client.
+#include "bench/python_child.hpp"
 #include "io/teacher/openai_client.hpp"
 #include "io/teacher/teacher_server.hpp"
 #include "tests/echo_teacher.hpp"
@@ -118,16 +119,8 @@ nlohmann::json run_python(const settings& chosen, const teacher_server& fast, co
       "/v1 --slow-url http://127.0.0.1:" + std::to_string(slow.port()) + "/v1 --sequential " +
       std::to_string(chosen.sequential) + " --concurrent " + std::to_string(chosen.concurrent) + " --slow " +
       std::to_string(chosen.slow) + " --concurrency " + std::to_string(chosen.concurrency);
-  std::string output;
-  if (FILE* pipe = ::popen(command.c_str(), "r")) {
-    std::array<char, 4096> chunk{};
-    while (std::size_t read = std::fread(chunk.data(), 1, chunk.size(), pipe))
-      output.append(chunk.data(), read);
-    if (::pclose(pipe) != 0)
-      output.clear();
-  }
-  auto parsed = nlohmann::json::parse(output, nullptr, false);
-  if (!parsed.is_object()) {
+  auto parsed = bench::json_of_command(command);
+  if (parsed.empty()) {
     std::cerr << "teacher_client_bench: the Python client benchmark failed (" << command << ")\n";
     return nlohmann::json::object();
   }

@@ -1,6 +1,8 @@
 // Batched decoding: the loop over an abstract next-token model, sampling filters, and the student's adapter.
 #include "gpu/generation.hpp"
 
+#include "gpu/decoding_support.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <mutex>
@@ -10,64 +12,10 @@
 namespace tailor::gpu {
 namespace {
 
-bool is_blank_char(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-// Watches one row's text, token by token, for a blank line. Only each new token's own text is read: a blank
-// line is a newline, whitespace only, and a newline, so one bit of state carries everything earlier tokens
-// said. (A token's text decoded alone may lose a leading space; whitespace never decides the outcome.)
-struct blank_line_watch {
-  bool open = false; // a newline was seen and only whitespace since
-
-  bool feed(std::string_view piece) {
-    for (char c : piece) {
-      if (c == '\n') {
-        if (open)
-          return true;
-        open = true;
-      } else if (!is_blank_char(c)) {
-        open = false;
-      }
-    }
-    return false;
-  }
-};
-
-// Each token's text, decoded once: the stop check reads it at every step of every row.
-class piece_texts {
-public:
-  explicit piece_texts(const token_decoder& decoder) : decoder_(decoder) {}
-  const std::string& operator()(int id) {
-    auto it = texts_.find(id);
-    if (it == texts_.end())
-      it = texts_.emplace(id, decoder_.decode(std::span<const int>{&id, 1})).first;
-    return it->second;
-  }
-
-private:
-  const token_decoder& decoder_;
-  std::unordered_map<int, std::string> texts_;
-};
-
-problem check_options(const generation_options& options) {
-  const auto& s = options.sampling;
-  if (options.max_new_tokens < 0)
-    return {"max new tokens must be 0 or more, not " + std::to_string(options.max_new_tokens)};
-  if (options.samples_per_prompt < 1)
-    return {"samples per prompt must be at least 1, not " + std::to_string(options.samples_per_prompt)};
-  if (!(s.temperature >= 0.0))
-    return {"temperature must be 0 or more, not " + std::to_string(s.temperature)};
-  if (s.top_k < 0)
-    return {"top-k must be 0 (off) or more, not " + std::to_string(s.top_k)};
-  if (!(s.top_p > 0.0 && s.top_p <= 1.0))
-    return {"top-p must be in (0, 1], not " + std::to_string(s.top_p)};
-  return {};
-}
-
-bool is_greedy(const sampling_options& options) {
-  return options.greedy || options.temperature == 0.0;
-}
+using decoding::blank_line_watch;
+using decoding::is_blank_char;
+using decoding::is_greedy;
+using decoding::piece_texts;
 
 // A generator of the logits' device seeded with `seed`, independent of the global one.
 torch::Generator seeded_generator(torch::Device device, std::uint64_t seed) {
@@ -190,14 +138,8 @@ torch::Tensor choose_tokens(const torch::Tensor& logits, const sampling_options&
 result<std::vector<prompt_completions>> generate(next_token_model& model, const token_decoder& decoder,
                                                  const std::vector<std::vector<int>>& prompts,
                                                  const generation_options& options) {
-  if (auto bad = check_options(options); !bad.message.empty())
+  if (auto bad = decoding::check_generation_request(options, prompts); !bad.message.empty())
     return bad;
-  for (std::size_t p = 0; p < prompts.size(); ++p) {
-    if (prompts[p].empty())
-      return problem{"prompt " + std::to_string(p) + " has no tokens"};
-    if (*std::min_element(prompts[p].begin(), prompts[p].end()) < 0)
-      return problem{"prompt " + std::to_string(p) + " holds a negative token id"};
-  }
   const int n = options.samples_per_prompt;
   const std::size_t sequences = prompts.size() * n;
   std::vector<std::vector<int>> ids(sequences);
@@ -289,9 +231,7 @@ torch::Tensor llama_next_token_model::start(const std::vector<std::vector<int>>&
   const auto device = model_->model->embed_tokens->weight.device();
   const int64_t vocab = model_->config().vocab_size;
   const auto batch = static_cast<int64_t>(prompts.size());
-  int64_t width = 0;
-  for (const auto& prompt : prompts)
-    width = std::max<int64_t>(width, static_cast<int64_t>(prompt.size()));
+  const int64_t width = decoding::longest(prompts);
   const int64_t capacity = width + std::max<int64_t>(new_tokens_, 1);
   auto ids = torch::full({batch, width}, pad_id_, torch::kLong);
   auto valid = torch::ones({batch, capacity}, torch::kBool); // every column after the pads holds a real token

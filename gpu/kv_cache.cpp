@@ -23,6 +23,8 @@ void kv_cache::reserve(int64_t positions) {
 
 std::pair<torch::Tensor, torch::Tensor> kv_cache::append(std::size_t layer, const torch::Tensor& new_keys,
                                                          const torch::Tensor& new_values) {
+  if (store)
+    return store(layer, new_keys, new_values);
   TORCH_CHECK(layer <= keys.size(), "cache layers must be added in order");
   const bool first = layer == keys.size();
   if (first) {

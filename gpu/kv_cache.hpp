@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <torch/torch.h>
 #include <utility>
 #include <vector>
@@ -18,6 +19,13 @@ class kv_cache {
 public:
   std::vector<torch::Tensor> keys;   // one per layer, empty before the first forward
   std::vector<torch::Tensor> values; // one per layer
+  // Where a forward's new keys and values go instead of `keys`/`values`, when set: decoding slots that each
+  // write at their own position (gpu/slot_cache.hpp). Gets the layer and its new keys and values
+  // [B, kv_heads, T, hd] -> that layer's keys and values to attend over. `keys` must still hold the past
+  // each row attends over (the backbone checks the mask against length()).
+  using store_function = std::function<std::pair<torch::Tensor, torch::Tensor>(
+      std::size_t layer, const torch::Tensor& new_keys, const torch::Tensor& new_values)>;
+  store_function store;
 
   int64_t length() const { return keys.empty() ? 0 : keys.front().size(2); }
   bool empty() const { return keys.empty(); }

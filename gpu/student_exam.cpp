@@ -1,6 +1,8 @@
+// The student sitting the exam and the evaluation: prompts, continuous decoding, grading each answer.
 #include "gpu/student_exam.hpp"
 
 #include "gpu/autocast.hpp"
+#include "gpu/continuous_sampler.hpp"
 #include "gpu/generation.hpp"
 #include "io/data/answer_extraction.hpp"
 #include "io/data/prompts.hpp"
@@ -61,50 +63,49 @@ result<std::vector<graded_answer>> sit_exam(llama_for_causal_lm& model, const to
   generation.sampling.top_k = options.top_k;
   generation.max_new_tokens = options.max_new_tokens;
   generation.samples_per_prompt = options.greedy ? 1 : options.samples;
+  // Sample s of question q draws from the stream of (seed + q, s): the same answers whatever the batch size,
+  // and the same as one call over all questions when a caller passes a part with the seed moved by its start.
   generation.seed = options.seed;
 
   std::vector<std::vector<int>> prompts;
   prompts.reserve(questions.size());
   for (const auto& item : questions)
     prompts.push_back(tokens.encode(student_prefix(item.task, item.question, options.demos), /*add_bos=*/true));
-  // Similar lengths together waste little on padding.
-  std::vector<std::size_t> order(questions.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
+  continuous_options continuous;
+  // As many rows as a batch of prompts and their samples, as the static batches had.
+  continuous.slots = std::max(1, options.batch_size) * generation.samples_per_prompt;
+  // Longest prompts first: prefills of similar lengths together, and the short ones fill the last slots.
+  continuous.order.resize(questions.size());
+  std::iota(continuous.order.begin(), continuous.order.end(), 0);
+  std::stable_sort(continuous.order.begin(), continuous.order.end(),
                    [&](std::size_t a, std::size_t b) { return prompts[a].size() > prompts[b].size(); });
 
   std::vector<std::vector<graded_answer>> by_question(questions.size());
-  const bool on_gpu = !model->parameters().empty() && model->parameters().front().device().is_cuda();
-  cuda_autocast_scope autocast(options.bf16 && on_gpu);
   const auto batch = static_cast<std::size_t>(std::max(1, options.batch_size));
   std::size_t done = 0;
-  for (std::size_t first = 0; first < order.size(); first += batch) {
-    const std::size_t last = std::min(order.size(), first + batch);
-    std::vector<std::vector<int>> batch_prompts;
-    for (std::size_t i = first; i < last; ++i)
-      batch_prompts.push_back(prompts[order[i]]);
-    generation.seed = options.seed + first; // each batch its own stream, the same for the same seed
-    auto out = generate(model, tokens, batch_prompts, generation);
-    if (!out)
-      return out.error();
-    for (std::size_t i = first; i < last; ++i) {
-      const auto& item = questions[order[i]];
-      for (auto& answer : (*out)[i - first]) {
-        graded_answer graded;
-        graded.example_id = item.id;
-        graded.reasoning = {.text = reasoning_of(answer.text),
-                            .source = rationale_source::student,
-                            .tokens = static_cast<std::uint32_t>(answer.token_count)};
-        graded.extracted_answer = extract_answer(answer.text, item.task);
-        graded.correct = answer_matches(graded.extracted_answer, item.answer);
-        graded.weights_version = weights_version;
-        by_question[order[i]].push_back(std::move(graded));
-      }
+  // Each question is graded as soon as its samples are done; progress is told after each batch of them.
+  continuous.on_prompt_done = [&](std::size_t q, const prompt_completions& answers) {
+    const auto& item = questions[q];
+    for (const auto& answer : answers) {
+      graded_answer graded;
+      graded.example_id = item.id;
+      graded.reasoning = {.text = reasoning_of(answer.text),
+                          .source = rationale_source::student,
+                          .tokens = static_cast<std::uint32_t>(answer.token_count)};
+      graded.extracted_answer = extract_answer(answer.text, item.task);
+      graded.correct = answer_matches(graded.extracted_answer, item.answer);
+      graded.weights_version = weights_version;
+      by_question[q].push_back(std::move(graded));
     }
-    done = last;
-    if (progress && !progress(done, questions.size()))
-      break;
-  }
+    ++done;
+    const bool report = done % batch == 0 || done == questions.size();
+    return !(progress && report && !progress(done, questions.size()));
+  };
+  const bool on_gpu = !model->parameters().empty() && model->parameters().front().device().is_cuda();
+  cuda_autocast_scope autocast(options.bf16 && on_gpu); // and so a bf16 KV cache: the slots take its dtype
+  auto out = generate_continuous(model, tokens, prompts, generation, continuous);
+  if (!out)
+    return out.error();
   std::vector<graded_answer> answers;
   for (auto& list : by_question)
     for (auto& answer : list)
