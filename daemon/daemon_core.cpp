@@ -2,11 +2,16 @@
 #include "daemon/daemon_core.hpp"
 
 #include "daemon/progress_hub.hpp"
+#include "io/store/evaluation_records.hpp"
+#include "io/store/mistake_review.hpp"
 #include "io/store/progress_json.hpp"
 #include "messages/atoms.hpp"
 
 #include <caf/all.hpp>
 #include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
 
 namespace tailor {
 namespace {
@@ -64,15 +69,32 @@ public:
 
   // -- api_backend: each call becomes one message to the registry or the hub --
 
-  void submit(json config, std::string requested_id, std::string base_dir, api_reply_handler done) override {
+  void submit(json config, std::string requested_id, std::string base_dir, std::map<std::string, std::string> labels,
+              api_reply_handler done) override {
     ask(system_, registry_, std::move(done), submit_atom::value, config.dump(), std::move(requested_id),
-        std::move(base_dir));
+        std::move(base_dir), json(labels).dump());
   }
   void list_runs(api_reply_handler done) override {
     ask(system_, registry_, std::move(done), list_atom::value);
   }
   void get_run(std::string id, api_reply_handler done) override {
     ask(system_, registry_, std::move(done), caf::get_atom::value, std::move(id));
+  }
+  void get_mistakes(std::string id, std::uint32_t round, api_reply_handler done) override {
+    read_in_run_dir(std::move(id), std::move(done), [round](const std::filesystem::path& dir) {
+      return reply_of(review_mistakes(dir, round > 0 ? std::optional<std::uint32_t>(round) : std::nullopt));
+    });
+  }
+  void get_evaluations(std::string id, std::uint32_t round, api_reply_handler done) override {
+    read_in_run_dir(std::move(id), std::move(done), [round](const std::filesystem::path& dir) {
+      return reply_of(evaluations_json(dir, round > 0 ? std::optional<std::uint32_t>(round) : std::nullopt));
+    });
+  }
+  void list_compares(api_reply_handler done) override {
+    ask(system_, registry_, std::move(done), compares_atom::value);
+  }
+  void get_compare(std::string name, api_reply_handler done) override {
+    ask(system_, registry_, std::move(done), compares_atom::value, std::move(name));
   }
   void cancel_run(std::string id, api_reply_handler done) override {
     ask(system_, registry_, std::move(done), cancel_atom::value, std::move(id));
@@ -93,6 +115,26 @@ public:
   }
 
 private:
+  static api_reply reply_of(const result<json>& read) {
+    return read ? api_reply{200, read.value()} : api_error(500, read.error().message);
+  }
+
+  // Asks the registry for the run (404 when there is none), then reads its files on a thread of their own:
+  // files of hundreds of rationales must not hold up the registry or the server.
+  void read_in_run_dir(std::string id, api_reply_handler done,
+                       std::function<api_reply(const std::filesystem::path&)> read) {
+    caf::actor_system& system = system_;
+    ask(
+        system_, registry_,
+        [&system, done, read](api_reply run) {
+          if (run.status != 200)
+            return done(std::move(run));
+          system.spawn<caf::detached>(
+              [done, read](const std::string& dir) { done(read(dir)); }, run.body.value("dir", std::string{}));
+        },
+        caf::get_atom::value, std::move(id));
+  }
+
   caf::actor_system& system_;
   caf::actor hub_;
   caf::actor registry_;

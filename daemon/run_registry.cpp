@@ -2,9 +2,11 @@
 // launched through the injected launcher and watched, and unfinished ones are resumed at start.
 #include "daemon/run_registry.hpp"
 
+#include "daemon/compare_views.hpp"
+#include "daemon/run_metrics.hpp"
+
 #include "io/api/api_backend.hpp"
 #include "io/store/progress_json.hpp"
-#include "sharing/shared_limits_metrics.hpp"
 #include "messages/atoms.hpp"
 
 #include <caf/all.hpp>
@@ -192,7 +194,7 @@ std::string unique_id(const registry_state& st) {
 }
 
 caf::message submit(registry_actor* self, const std::string& config_text, const std::string& requested_id,
-                    const std::string& base_dir) {
+                    const std::string& base_dir, const std::string& labels_text) {
   auto& st = self->state;
   const json config = json::parse(config_text, nullptr, false);
   if (config.is_discarded() || !config.is_object())
@@ -213,6 +215,11 @@ caf::message submit(registry_actor* self, const std::string& config_text, const 
   run.record.id = id;
   run.record.created_ms = run.record.updated_ms = unix_time_ms();
   run.record.base_dir = base.string();
+  const json labels = json::parse(labels_text, nullptr, false);
+  if (labels.is_object())
+    for (const auto& [key, value] : labels.items())
+      if (value.is_string())
+        run.record.labels[key] = value.get<std::string>();
   if (auto created = st.store->create(run.record, config); !created)
     return refuse(st.store->exists(id) ? 409 : 500, created.error().message);
   run.saved_ms = run.record.created_ms;
@@ -269,45 +276,19 @@ caf::message list_runs(registry_actor* self) {
   return answer(200, {{"runs", std::move(runs)}});
 }
 
-std::string prometheus_text(const registry_state& st) {
-  std::map<std::string, std::size_t> by_phase;
-  std::string per_run;
-  std::uint64_t in_flight = 0;
-  const auto line = [&](const char* name, const std::string& id, auto value) {
-    per_run += std::string(name) + "{run=\"" + id + "\"} " + std::to_string(value) + "\n";
-  };
-  for (const auto& [id, run] : st.runs) {
-    ++by_phase[std::string(to_string(run.record.phase))];
-    if (!run.record.last_event)
-      continue;
-    const progress_event& e = *run.record.last_event;
-    line("tailor_run_round", id, e.round);
-    line("tailor_run_step", id, e.step);
-    line("tailor_run_lm_loss", id, e.lm_loss);
-    if (e.accuracy >= 0)
-      line("tailor_run_accuracy", id, e.accuracy);
-    line("tailor_run_teacher_requests_total", id, e.teacher_done);
-    line("tailor_run_teacher_failed_total", id, e.teacher_failed);
-    line("tailor_run_teacher_tokens_total", id, e.teacher_tokens);
-    line("tailor_run_teacher_cost_usd_total", id, e.teacher_cost_usd);
-    line("tailor_run_teacher_in_flight", id, e.teacher_in_flight);
-    if (!is_final(run.record.phase))
-      in_flight += e.teacher_in_flight;
-  }
-  std::string text = "# HELP tailor_runs Runs the daemon knows, by phase.\n# TYPE tailor_runs gauge\n";
-  for (const auto& [phase, count] : by_phase)
-    text += "tailor_runs{phase=\"" + phase + "\"} " + std::to_string(count) + "\n";
-  text +=
-      "# HELP tailor_runs_active Runs going now (not queued, not ended).\n# TYPE tailor_runs_active gauge\n"
-      "tailor_runs_active " +
-      std::to_string(st.active) + "\n";
-  text += "# HELP tailor_teacher_in_flight Teacher requests in flight over all runs.\n"
-          "# TYPE tailor_teacher_in_flight gauge\ntailor_teacher_in_flight " +
-          std::to_string(in_flight) + "\n";
-  text += shared_limits_metrics(st.options.devices.get(), st.options.teacher_gate.get());
-  text += "# HELP tailor_run_step Step of the current phase, per run (also round, loss, accuracy, teacher).\n"
-          "# TYPE tailor_run_step gauge\n";
-  return text + per_run;
+std::vector<const run_record*> records_of(const registry_state& st) {
+  std::vector<const run_record*> records;
+  for (const auto& [id, run] : st.runs)
+    records.push_back(&run.record);
+  return records;
+}
+
+caf::message get_compare(registry_actor* self, const std::string& name) {
+  auto& st = self->state;
+  auto detail = compare_detail(name, records_of(st), *st.store);
+  if (!detail)
+    return refuse(404, "no compare named `" + name + "`; `tailor compare --server` names one after its --out");
+  return answer(200, *detail);
 }
 
 // Every run the data dir holds: ended ones are listed, unfinished ones are started again (resuming is the
@@ -370,13 +351,17 @@ caf::behavior run_registry(registry_actor* self, run_registry_options options, r
   });
   restore(self);
   return {
-      [=](submit_atom, const std::string& config, const std::string& id, const std::string& base_dir) {
-        return submit(self, config, id, base_dir);
-      },
+      [=](submit_atom, const std::string& config, const std::string& id, const std::string& base_dir,
+          const std::string& labels) { return submit(self, config, id, base_dir, labels); },
       [=](list_atom) { return list_runs(self); },
       [=](caf::get_atom, const std::string& id) { return get_run(self, id); },
       [=](cancel_atom, const std::string& id) { return cancel(self, id); },
-      [=](prom_atom) { return prometheus_text(self->state); },
+      [=](prom_atom) {
+        return runs_prometheus_text(records_of(self->state), self->state.active,
+                                    self->state.options.devices.get(), self->state.options.teacher_gate.get());
+      },
+      [=](compares_atom) { return answer(200, list_compares(records_of(self->state))); },
+      [=](compares_atom, const std::string& name) { return get_compare(self, name); },
       [=](progress_atom, const progress_event& event) {
         auto found = self->state.runs.find(event.run_id);
         if (found != self->state.runs.end())

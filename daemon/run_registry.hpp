@@ -22,6 +22,7 @@ using submit_atom = caf::atom_constant<caf::atom("submit")>;
 using list_atom = caf::atom_constant<caf::atom("list")>;
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using prom_atom = caf::atom_constant<caf::atom("prom")>; // Prometheus text
+using compares_atom = caf::atom_constant<caf::atom("compares")>;
 
 // spawn_run's shape (actors/run.hpp): starts a run that reports to `listener` and honours stop_atom.
 using run_launcher = std::function<caf::actor(caf::actor_system&, run_spec, caf::actor listener)>;
@@ -42,11 +43,14 @@ struct run_registry_options {
 };
 
 // Messages, each answered with (std::uint16_t http_status, std::string json_body) unless said otherwise:
-//   (submit_atom, std::string config_json, std::string requested_id, std::string base_dir)  201 / 400 / 409
+//   (submit_atom, std::string config_json, std::string requested_id, std::string base_dir,
+//    std::string labels_json)                     201 / 400 / 409 (labels: a JSON object of strings, or "")
 //   (list_atom)                                   200 {"runs": [...]}
 //   (caf::get_atom, std::string id)               200 the run / 404
 //   (cancel_atom, std::string id)                 202 / 404 / 409
 //   (prom_atom) -> std::string                    Prometheus text about the runs
+//   (compares_atom)                               200 {"compares": [...]} (daemon/compare_views.hpp)
+//   (compares_atom, std::string name)             200 the compare's runs by arm and seed / 404
 //   (progress_atom, progress_event)               from the runs; recorded, then forwarded to the hub
 // Fails to start (returns a problem) when the data dir cannot be used.
 result<caf::actor> spawn_run_registry(caf::actor_system& system, run_registry_options options);

@@ -11,9 +11,11 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <charconv>
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -73,22 +75,42 @@ private:
     static constexpr std::string_view runs_prefix = "/v1/runs/";
     if (path_.starts_with(runs_prefix))
       return route_run(path_.substr(runs_prefix.size()));
+    if (path_ == "/v1/compares" || path_.starts_with("/v1/compares/"))
+      return route_compares();
     if (const static_file* file = find_static_file(path_))
       return method_ == http::verb::get ? serve_file(*file) : refuse_method("GET");
     send(api_error(404, "no route for " + std::string(view(request().method_string())) + " " + path_ +
-                            "; the API is POST|GET /v1/runs, GET|DELETE /v1/runs/{id}, "
+                            "; the API is POST|GET /v1/runs, GET|DELETE /v1/runs/{id}, GET /v1/runs/{id}/mistakes, "
+                            "GET /v1/runs/{id}/evaluations, GET /v1/compares, GET /v1/compares/{name}, "
                             "GET /v1/runs/{id}/events and /v1/events (websockets), GET /metrics, GET /"));
   }
 
-  // /v1/runs/{id} and /v1/runs/{id}/events.
+  // /v1/runs/{id}, and its /events, /mistakes and /evaluations.
   void route_run(std::string id) {
-    const bool events = id.ends_with("/events");
-    if (events)
-      id.resize(id.size() - std::string_view("/events").size());
+    std::string part;
+    for (const char* known : {"events", "mistakes", "evaluations"})
+      if (const auto suffix = std::string("/") + known; id.ends_with(suffix)) {
+        part = known;
+        id.resize(id.size() - suffix.size());
+      }
     if (!is_valid_run_id(id))
       return send(api_error(400, "invalid run id `" + id + "`: " + run_id_rules()));
-    if (events)
+    if (part == "events")
       return start_events(id);
+    if (part == "mistakes" || part == "evaluations") {
+      if (method_ != http::verb::get)
+        return refuse_method("GET");
+      const auto round = round_of_query();
+      if (!round)
+        return;
+      if (part == "mistakes")
+        return ask([id, round](api_backend& backend, api_reply_handler done) {
+          backend.get_mistakes(id, *round, std::move(done));
+        });
+      return ask([id, round](api_backend& backend, api_reply_handler done) {
+        backend.get_evaluations(id, *round, std::move(done));
+      });
+    }
     if (method_ == http::verb::get)
       return ask(
           [id](api_backend& backend, api_reply_handler done) { backend.get_run(id, std::move(done)); });
@@ -96,6 +118,33 @@ private:
       return ask(
           [id](api_backend& backend, api_reply_handler done) { backend.cancel_run(id, std::move(done)); });
     refuse_method("GET, DELETE");
+  }
+
+  // ?round=N (N >= 1), or 0 for all rounds when absent; nullopt after answering 400.
+  std::optional<std::uint32_t> round_of_query() {
+    const auto found = query_.find("round");
+    if (found == query_.end())
+      return 0u;
+    const std::string& text = found->second;
+    std::uint32_t round = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), round);
+    if (error != std::errc{} || end != text.data() + text.size() || round == 0) {
+      send(api_error(400, "round must be a round number from 1 (e.g. ?round=2), not `" + text + "`"));
+      return std::nullopt;
+    }
+    return round;
+  }
+
+  // GET /v1/compares and /v1/compares/{name}.
+  void route_compares() {
+    if (method_ != http::verb::get)
+      return refuse_method("GET");
+    if (path_ == "/v1/compares")
+      return ask([](api_backend& backend, api_reply_handler done) { backend.list_compares(std::move(done)); });
+    const std::string name = path_.substr(std::string_view("/v1/compares/").size());
+    if (!is_valid_run_id(name))
+      return send(api_error(400, "invalid compare name `" + name + "`: " + run_id_rules()));
+    ask([name](api_backend& backend, api_reply_handler done) { backend.get_compare(name, std::move(done)); });
   }
 
   bool authorized() const {
@@ -149,8 +198,17 @@ private:
     std::string base_dir;
     if (const auto found = query_.find("base_dir"); found != query_.end())
       base_dir = found->second;
-    ask([config = std::move(config), id, base_dir](api_backend& backend, api_reply_handler done) mutable {
-      backend.submit(std::move(config), id, base_dir, std::move(done));
+    // A compare's run (`tailor compare --server`): its compare, arm and seed, kept with it.
+    std::map<std::string, std::string> labels;
+    for (const char* key : {"compare", "arm", "seed"})
+      if (const auto found = query_.find(key); found != query_.end()) {
+        if (!is_valid_run_id(found->second))
+          return send(api_error(400, std::string("invalid ") + key + " label `" + found->second + "`: " +
+                                         run_id_rules()));
+        labels[key] = found->second;
+      }
+    ask([config = std::move(config), id, base_dir, labels](api_backend& backend, api_reply_handler done) mutable {
+      backend.submit(std::move(config), id, base_dir, std::move(labels), std::move(done));
     });
   }
 

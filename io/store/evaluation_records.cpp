@@ -67,4 +67,35 @@ result<std::vector<evaluation_record>> read_evaluation(const fs::path& file) {
   return records;
 }
 
+result<nlohmann::json> evaluations_json(const fs::path& run_dir, std::optional<std::uint32_t> round) {
+  auto rounds = nlohmann::json::array();
+  for (const auto number : round_files_in(run_dir / "evaluations")) {
+    if (round && *round != number)
+      continue;
+    auto records = read_evaluation(evaluation_file(run_dir, number));
+    if (!records)
+      return records.error();
+    auto lines = nlohmann::json::array();
+    for (const auto& record : *records)
+      lines.push_back(to_json(record));
+    rounds.push_back({{"round", number}, {"records", std::move(lines)}});
+  }
+  return nlohmann::json{{"rounds", std::move(rounds)}};
+}
+
+std::set<std::uint32_t> round_files_in(const fs::path& dir) {
+  std::set<std::uint32_t> rounds;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(dir, error)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with("round_") || !name.ends_with(".jsonl"))
+      continue;
+    const std::string digits = name.substr(6, name.size() - 6 - 6);
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    rounds.insert(static_cast<std::uint32_t>(std::stoul(digits)));
+  }
+  return rounds;
+}
+
 } // namespace tailor

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -36,5 +38,12 @@ status write_evaluation(const std::filesystem::path& run_dir, std::uint32_t roun
 
 // The records of one file; a bad line is an error naming the file and the line.
 result<std::vector<evaluation_record>> read_evaluation(const std::filesystem::path& file);
+
+// {"rounds": [{"round", "records": [...]}]}: the run's evaluations of one round or (nullopt) of all it has, as
+// the daemon serves them to `tailor compare --server`.
+result<nlohmann::json> evaluations_json(const std::filesystem::path& run_dir, std::optional<std::uint32_t> round);
+
+// The rounds N of a directory's round_N.jsonl files (evaluations/, mistakes/, exams/); none when it is missing.
+std::set<std::uint32_t> round_files_in(const std::filesystem::path& dir);
 
 } // namespace tailor

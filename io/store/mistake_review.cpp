@@ -1,10 +1,10 @@
 // Joining a run's mistake records with its later exams (io/store/mistake_review.hpp).
 #include "io/store/mistake_review.hpp"
 
+#include "io/store/evaluation_records.hpp"
 #include "io/store/mistake_records.hpp"
 
 #include <map>
-#include <set>
 #include <unordered_map>
 
 namespace tailor {
@@ -13,22 +13,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-// The rounds N of the directory's round_N.jsonl files.
-std::set<std::uint32_t> rounds_in(const fs::path& dir) {
-  std::set<std::uint32_t> rounds;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(dir, error)) {
-    const std::string name = entry.path().filename().string();
-    if (!name.starts_with("round_") || !name.ends_with(".jsonl"))
-      continue;
-    const std::string digits = name.substr(6, name.size() - 6 - 6);
-    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos)
-      continue;
-    rounds.insert(static_cast<std::uint32_t>(std::stoul(digits)));
-  }
-  return rounds;
-}
 
 // Each exam's outcomes by question, read once: nullopt for an exam that is not over (no file yet).
 class exam_history {
@@ -80,7 +64,7 @@ status judge(exam_history& exams, std::uint32_t round, const std::string& id, js
 } // namespace
 
 result<json> review_mistakes(const fs::path& run_dir, std::optional<std::uint32_t> round) {
-  const auto rounds = rounds_in(run_dir / "mistakes");
+  const auto rounds = round_files_in(run_dir / "mistakes");
   json out = {{"rounds", rounds}, {"mistakes", json::array()}};
   exam_history exams{run_dir};
   for (const auto number : rounds) {

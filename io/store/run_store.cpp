@@ -81,7 +81,8 @@ json to_json(const run_record& r) {
                 {"created_ms", r.created_ms},
                 {"updated_ms", r.updated_ms},
                 {"resumed", r.resumed},
-                {"base_dir", r.base_dir}};
+                {"base_dir", r.base_dir},
+                {"labels", r.labels}};
   value["last_event"] = r.last_event ? to_json(*r.last_event) : json(nullptr);
   return value;
 }
@@ -101,6 +102,7 @@ result<run_record> run_record_from_json(const json& value) {
     r.updated_ms = value.value("updated_ms", std::int64_t{0});
     r.resumed = value.value("resumed", std::uint32_t{0});
     r.base_dir = value.value("base_dir", std::string{});
+    r.labels = value.value("labels", std::map<std::string, std::string>{});
     if (const auto last = value.find("last_event"); last != value.end() && !last->is_null()) {
       auto event = progress_event_from_json(*last);
       if (!event)

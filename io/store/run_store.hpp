@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -34,6 +35,9 @@ struct run_record {
   std::int64_t updated_ms = 0;
   std::uint32_t resumed = 0; // times the daemon restarted it after finding it unfinished
   std::string base_dir;      // what relative paths in its config are relative to
+  // What the submitter said the run is part of, kept for it: `tailor compare --server` sets compare, arm and
+  // seed, by which the daemon groups a compare's runs (GET /v1/compares).
+  std::map<std::string, std::string> labels;
   std::optional<progress_event> last_event;
 };
 

@@ -3,6 +3,8 @@
 
 #include "sharing/device_scheduler.hpp"
 #include "io/store/progress_json.hpp"
+#include "io/store/evaluation_records.hpp"
+#include "io/store/mistake_records.hpp"
 #include "io/store/run_records.hpp"
 #include "messages/atoms.hpp"
 
@@ -10,6 +12,7 @@
 #include <cmath>
 #include <filesystem>
 #include <memory>
+#include <random>
 
 // A turn on the device travels from the scheduler's thread to the run as a message; local only.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<tailor::device_lease>)
@@ -84,6 +87,60 @@ void save_results(const sim_state& st, bool finished) {
                                                 "tailored", finished, st.rounds);
 }
 
+// The files a round of the loop leaves for the dashboard and `tailor compare`, made up: per-question
+// evaluations (round 1 the same for every arm of a seed, as in the loop; later ones drawn per arm), the round's
+// mistakes with the teacher's corrections (none in the ablation) and its exam's per-question outcomes.
+status write_round_files(const sim_state& st, std::uint32_t round, double accuracy) {
+  const auto& c = st.spec.config;
+  const bool tailored = c.strategy == teacher_strategy::tailored;
+  std::mt19937_64 rng{c.seed * 1000003 + round * 7919 + (round > 1 && !tailored ? 1 : 0)};
+  constexpr int questions = 20;
+  std::vector<int> order(questions);
+  for (int i = 0; i < questions; ++i)
+    order[i] = i;
+  std::shuffle(order.begin(), order.end(), rng);
+  std::vector<graded_answer> answers(questions);
+  const long right = std::lround(accuracy * questions);
+  for (int i = 0; i < questions; ++i) {
+    auto& a = answers[order[i]];
+    a.example_id = "test-" + std::to_string(order[i] + 1);
+    a.correct = i < right;
+    a.extracted_answer = a.correct ? "12" : "13";
+    a.reasoning.text = "3 * 4 = " + a.extracted_answer + ".";
+  }
+  if (auto written = write_evaluation(dir_of(st), round, answers); !written)
+    return written;
+  if (round == 1)
+    return ok_status();
+  if (auto cleared = clear_mistakes(dir_of(st), round); !cleared) // a round done again after a kill
+    return cleared;
+  std::vector<exam_outcome> exam;
+  for (int i = 1; i <= 6; ++i) {
+    const auto id = "train-" + std::to_string(i);
+    exam.push_back({id, 4, (i + round) % 2 == 0 ? 4u : 2u});
+    if (i > 4)
+      continue;
+    example problem{.id = id, .task = task_kind::arith, .question = "What is " + std::to_string(i) + " * 4 + 1?",
+                    .answer = std::to_string(i * 4 + 1), .gold_rationale = ""};
+    graded_answer wrong;
+    wrong.example_id = id;
+    wrong.reasoning.text = std::to_string(i) + " * 4 = " + std::to_string(i * 4 + 2) + ". Plus 1 is " +
+                           std::to_string(i * 4 + 3) + ".";
+    wrong.extracted_answer = std::to_string(i * 4 + 3);
+    auto record = unasked_mistake_of(problem, wrong);
+    if (tailored) {
+      record.teacher_asked = true;
+      record.feedback = "The student multiplied wrong: " + std::to_string(i) + " * 4 is " + std::to_string(i * 4) + ".";
+      record.corrected_rationale = std::to_string(i) + " * 4 = " + std::to_string(i * 4) + ". Plus 1 is " +
+                                   std::to_string(i * 4 + 1) + ".";
+      record.teacher_tokens = 180;
+    }
+    if (auto appended = append_mistake(dir_of(st), round, record); !appended)
+      return appended;
+  }
+  return write_exam_outcomes(dir_of(st), round, exam);
+}
+
 void tick_after_interval(sim_actor* self) {
   const auto interval = self->state.options.step_interval;
   if (interval.count() <= 0)
@@ -127,7 +184,9 @@ void tick(sim_actor* self) {
   }
   // End of a round: an evaluation, a checkpoint (the journal line), then the next round.
   const std::uint32_t rounds = std::max<std::uint32_t>(st.spec.config.rounds, 1);
-  st.last.accuracy = std::min(0.95, 0.2 + 0.6 * static_cast<double>(st.round) / rounds);
+  // The ablation lags the method after round 1, so that a simulated compare has a difference to find.
+  const double lag = st.round > 1 && st.spec.config.strategy != teacher_strategy::tailored ? 0.1 : 0.0;
+  st.last.accuracy = std::min(0.95, 0.2 + 0.6 * static_cast<double>(st.round) / rounds) - lag;
   st.last.mistakes = static_cast<std::uint64_t>((1.0 - st.last.accuracy) * 200);
   st.last.teacher_in_flight = 0;
   emit(self, run_phase::evaluating, "round " + std::to_string(st.round) + " evaluated");
@@ -141,6 +200,10 @@ void tick(sim_actor* self) {
   record.loss = st.last.lm_loss;
   record.triplet_loss = st.last.triplet_loss;
   record.steps = st.step;
+  if (auto written = write_round_files(st, st.round, st.last.accuracy); !written) {
+    emit(self, run_phase::failed, written.error().message);
+    return self->quit();
+  }
   if (auto appended = append_journal(dir_of(st) / "journal.jsonl", record); !appended) {
     emit(self, run_phase::failed, appended.error().message);
     return self->quit();

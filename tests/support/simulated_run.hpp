@@ -22,7 +22,8 @@ struct simulated_run_options {
 
 // Rounds come from config.rounds, steps from config.steps_per_round (round 1: config.first_round_steps when
 // set); output goes to config.output_dir:
-// journal.jsonl (one fsynced line per finished round) and results.json ({"rounds": [...]}).
+// journal.jsonl (one fsynced line per finished round), results.json ({"rounds": [...]}), and made-up
+// evaluations/, mistakes/ and exams/ round files, as the loop writes them, for the dashboard and compare.
 // With spec.devices, every step holds a turn on config.device for its interval, as the loop's steps do.
 caf::actor spawn_simulated_run(caf::actor_system& system, run_spec spec, caf::actor listener,
                                simulated_run_options options = {});
