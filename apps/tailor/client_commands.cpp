@@ -1,6 +1,8 @@
 // The daemon's CLI client: each command is one or two API calls (io/api/api_client.hpp) and a printout.
 #include "apps/tailor/client_commands.hpp"
 
+#include "apps/tailor/daemon_endpoint.hpp"
+
 #include "io/api/api_client.hpp"
 #include "io/store/progress_json.hpp"
 #include "io/store/run_records.hpp"
@@ -36,25 +38,9 @@ struct client_options {
 }
 
 api_endpoint endpoint_of(const std::string& command, const client_options& options) {
-  std::string server = options.server;
-  if (server.empty())
-    if (const char* env = std::getenv("TAILOR_SERVER"); env != nullptr && *env != '\0')
-      server = env;
-  if (server.empty())
-    server = "http://127.0.0.1:8470";
-  auto endpoint = parse_api_endpoint(server);
+  auto endpoint = daemon_endpoint(options.server, options.token_file);
   if (!endpoint)
-    fail(command, "--server: " + endpoint.error().message, exit_usage);
-  if (!options.token_file.empty()) {
-    std::ifstream in(options.token_file);
-    if (!in)
-      fail(command, "cannot read the token file " + options.token_file, exit_usage);
-    std::getline(in, endpoint->token);
-    while (!endpoint->token.empty() && (endpoint->token.back() == '\r' || endpoint->token.back() == ' '))
-      endpoint->token.pop_back();
-  } else if (const char* token = std::getenv("TAILOR_TOKEN"); token != nullptr) {
-    endpoint->token = token;
-  }
+    fail(command, endpoint.error().message, exit_usage);
   return endpoint.value();
 }
 
@@ -67,20 +53,6 @@ json call(const std::string& command, const api_endpoint& endpoint, const std::s
   if (response->status >= 300)
     fail(command, response->error_message());
   return response->json();
-}
-
-std::string percent_encode(const std::string& text) {
-  std::string out;
-  for (const unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '/' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char escaped[4];
-      std::snprintf(escaped, sizeof escaped, "%%%02X", c);
-      out += escaped;
-    }
-  }
-  return out;
 }
 
 std::string accuracy_text(const json& progress) {

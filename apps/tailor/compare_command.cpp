@@ -1,7 +1,10 @@
 // `tailor compare [CONFIG] --seeds 1-5 --arms tailored,random`: each arm of a run config at each seed, as
-// `tailor run` child processes (each resumable, so a killed compare restarts only what is unfinished), then
-// the paired statistics of io/compare over their per-question evaluations.
+// `tailor run` child processes (each resumable, so a killed compare restarts only what is unfinished) or, with
+// --server, as runs on tailord; then the paired statistics of io/compare over their per-question evaluations.
 #include "apps/tailor/compare_command.hpp"
+
+#include "apps/tailor/compare_on_server.hpp"
+#include "apps/tailor/daemon_endpoint.hpp"
 
 #include "io/common/atomic_file.hpp"
 #include "io/compare/compare_report.hpp"
@@ -38,6 +41,9 @@ struct compare_options {
   std::uint32_t rounds = 0; // 0: the config's
   int jobs = 1;             // runs at a time
   int resamples = 2000;
+  std::string server;     // empty: runs in this process's children; else tailord's URL
+  std::string name;       // the compare's name on the daemon; empty: the basename of --out
+  std::string token_file; // the daemon's token (else TAILOR_TOKEN)
 };
 
 // "1-5", "1,3,8" or "1-3,7" -> the seeds, in order, each once.
@@ -123,6 +129,7 @@ struct planned_run {
   compare::run_ref ref;
   fs::path config_file, log_file;
   std::uint32_t rounds = 0;
+  nlohmann::json config;
 };
 
 // `tailor run CONFIG --quiet` in a child that dies with this process (a killed compare leaves no orphan
@@ -144,6 +151,75 @@ pid_t start_run(const planned_run& run) {
   const char* argv[] = {"tailor", "run", config.c_str(), "--quiet", nullptr};
   ::execv("/proc/self/exe", const_cast<char* const*>(argv));
   ::_exit(127);
+}
+
+// The runs as `tailor run` children, up to `jobs` at a time, then their directories.
+result<std::vector<compare::run_data>> run_here(const compare_options& options, const std::vector<planned_run>& runs) {
+  // Up to `jobs` runs at a time; each prints one line when it starts and one when it ends.
+  std::map<pid_t, std::pair<std::size_t, std::chrono::steady_clock::time_point>> running;
+  std::size_t next = 0, failed = 0;
+  auto wait_one = [&] {
+    int status = 0;
+    const pid_t done = ::waitpid(-1, &status, 0);
+    auto found = running.find(done);
+    if (found == running.end())
+      return;
+    const auto& run = runs[found->second.first];
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - found->second.second).count();
+    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && finished(run.ref.dir, run.rounds);
+    std::cerr << "tailor compare: " << run.ref.arm << " seed " << run.ref.seed << (ok ? ": done in " : ": FAILED after ")
+              << static_cast<long>(seconds) << " s" << (ok ? "" : " (log: " + run.log_file.string() + ")") << "\n";
+    failed += ok ? 0 : 1;
+    running.erase(found);
+  };
+  for (; next < runs.size(); ++next) {
+    const auto& run = runs[next];
+    if (finished(run.ref.dir, run.rounds)) {
+      std::cerr << "tailor compare: " << run.ref.arm << " seed " << run.ref.seed << ": finished before\n";
+      continue;
+    }
+    while (static_cast<int>(running.size()) >= std::max(1, options.jobs))
+      wait_one();
+    std::cerr << "tailor compare: " << run.ref.arm << " seed " << run.ref.seed << ": running (" << next + 1 << "/"
+              << runs.size() << ", log " << run.log_file.string() << ")\n";
+    const pid_t child = start_run(run);
+    if (child < 0)
+      return problem{std::string("cannot start a run: ") + std::strerror(errno)};
+    running.emplace(child, std::make_pair(next, std::chrono::steady_clock::now()));
+  }
+  while (!running.empty())
+    wait_one();
+  if (failed > 0)
+    return problem{std::to_string(failed) + " run(s) failed; run the same command again to resume them"};
+  std::vector<compare::run_data> read;
+  for (const auto& run : runs) {
+    auto data = compare::read_run_dir(run.ref);
+    if (!data)
+      return data.error();
+    read.push_back(std::move(data.value()));
+  }
+  return read;
+
+  std::vector<compare::run_ref> refs;
+  for (const auto& run : runs)
+    refs.push_back(run.ref);
+}
+
+// The runs on tailord, named after the compare, then read back over its API.
+result<std::vector<compare::run_data>> run_on_daemon(const compare_options& options,
+                                                     const std::vector<planned_run>& runs, const fs::path& out) {
+  auto endpoint = daemon_endpoint(options.server, options.token_file);
+  if (!endpoint)
+    return endpoint.error();
+  const std::string name = options.name.empty() ? out.filename().string() : options.name;
+  std::vector<server_run> submitted;
+  for (const auto& run : runs)
+    submitted.push_back({run.ref.arm, run.ref.seed, run.config});
+  // Relative paths of a config file are relative to it, as with `tailor run CONFIG`.
+  const auto base_dir =
+      options.config_file.empty() ? fs::current_path() : fs::absolute(options.config_file).parent_path();
+  return compare_on_server(*endpoint, name, submitted, base_dir.string());
 }
 
 int compare(const compare_options& options) {
@@ -178,68 +254,29 @@ int compare(const compare_options& options) {
     for (const auto& arm : arms) {
       const auto name = arm + "-seed" + std::to_string(seed);
       planned_run run{{arm, seed, out / "runs" / name}, out / "configs" / (name + ".json"),
-                      out / "logs" / (name + ".log")};
+                      out / "logs" / (name + ".log"), 0, {}};
       auto config = arm_config(options, arm, seed, run.ref.dir);
       if (!config) {
         std::cerr << "tailor compare: " << config.error().message << "\n";
         return 2;
       }
       run.rounds = config->rounds;
-      if (auto written = write_file_atomically(run.config_file, to_json(*config).dump(2) + "\n"); !written) {
+      run.config = to_json(*config);
+      if (auto written = write_file_atomically(run.config_file, run.config.dump(2) + "\n"); !written) {
         std::cerr << "tailor compare: " << written.error().message << "\n";
         return 1;
       }
       runs.push_back(std::move(run));
     }
 
-  // Up to `jobs` runs at a time; each prints one line when it starts and one when it ends.
-  std::map<pid_t, std::pair<std::size_t, std::chrono::steady_clock::time_point>> running;
-  std::size_t next = 0, failed = 0;
-  auto wait_one = [&] {
-    int status = 0;
-    const pid_t done = ::waitpid(-1, &status, 0);
-    auto found = running.find(done);
-    if (found == running.end())
-      return;
-    const auto& run = runs[found->second.first];
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - found->second.second).count();
-    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && finished(run.ref.dir, run.rounds);
-    std::cerr << "tailor compare: " << run.ref.arm << " seed " << run.ref.seed << (ok ? ": done in " : ": FAILED after ")
-              << static_cast<long>(seconds) << " s" << (ok ? "" : " (log: " + run.log_file.string() + ")") << "\n";
-    failed += ok ? 0 : 1;
-    running.erase(found);
-  };
-  for (; next < runs.size(); ++next) {
-    const auto& run = runs[next];
-    if (finished(run.ref.dir, run.rounds)) {
-      std::cerr << "tailor compare: " << run.ref.arm << " seed " << run.ref.seed << ": finished before\n";
-      continue;
-    }
-    while (static_cast<int>(running.size()) >= std::max(1, options.jobs))
-      wait_one();
-    std::cerr << "tailor compare: " << run.ref.arm << " seed " << run.ref.seed << ": running (" << next + 1 << "/"
-              << runs.size() << ", log " << run.log_file.string() << ")\n";
-    const pid_t child = start_run(run);
-    if (child < 0) {
-      std::cerr << "tailor compare: cannot start a run: " << std::strerror(errno) << "\n";
-      return 1;
-    }
-    running.emplace(child, std::make_pair(next, std::chrono::steady_clock::now()));
-  }
-  while (!running.empty())
-    wait_one();
-  if (failed > 0) {
-    std::cerr << "tailor compare: " << failed << " run(s) failed; run the same command again to resume them\n";
+  auto read = options.server.empty() ? run_here(options, runs) : run_on_daemon(options, runs, out);
+  if (!read) {
+    std::cerr << "tailor compare: " << read.error().message << "\n";
     return 1;
   }
-
-  std::vector<compare::run_ref> refs;
-  for (const auto& run : runs)
-    refs.push_back(run.ref);
   compare::bootstrap_options bootstrap;
   bootstrap.resamples = options.resamples;
-  auto report = compare::build_report(refs, baseline, bootstrap);
+  auto report = compare::build_report(*read, baseline, bootstrap);
   if (!report) {
     std::cerr << "tailor compare: " << report.error().message << "\n";
     return 1;
@@ -272,6 +309,10 @@ void add_compare_command(CLI::App& app) {
   command->add_option("--resamples", options->resamples, "bootstrap resamples")
       ->check(CLI::Range(100, 1000000))
       ->capture_default_str();
+  command->add_option("--server", options->server,
+                      "run the arms on tailord at this URL (http://HOST:PORT) instead of in this process");
+  command->add_option("--name", options->name, "the compare's name on the daemon (default: the basename of --out)");
+  command->add_option("--token-file", options->token_file, "the daemon's token (default: TAILOR_TOKEN)");
   command->callback([options] {
     if (int status = compare(*options); status != 0)
       throw CLI::RuntimeError{status};

@@ -21,29 +21,25 @@ struct run_rounds {
   std::optional<std::vector<evaluation_record>> round_one; // its answers in full, for the round-1 check
 };
 
-result<run_rounds> read_run(const run_ref& run) {
-  const auto file = run.dir / "results.json";
-  std::ifstream in{file};
-  if (!in)
-    return problem{file.string() + ": missing (the run of arm " + run.arm + ", seed " + std::to_string(run.seed) +
-                   " has not finished a round)"};
-  auto results = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (results.is_discarded() || !results.is_object() || !results.contains("rounds") || !results["rounds"].is_array())
-    return problem{file.string() + ": not a results file (no `rounds` list)"};
+// The rounds of a run's results with their per-question correctness, spend summed up to each round.
+result<run_rounds> rounds_of(const run_data& run) {
+  const json& results = run.results;
+  if (!results.is_object() || !results.contains("rounds") || !results["rounds"].is_array())
+    return problem{run.name + ": not a results file (no `rounds` list)"};
   run_rounds out;
   std::uint64_t tokens = 0;
   double cost = 0;
   for (const auto& r : results["rounds"]) {
     if (!r.is_object() || !r.contains("round") || !r["round"].is_number_unsigned() || !r.contains("accuracy") ||
         !r["accuracy"].is_number())
-      return problem{file.string() + ": a round without `round` and `accuracy`: " + r.dump()};
+      return problem{run.name + ": a round without `round` and `accuracy`: " + r.dump()};
     const auto number = r["round"].get<std::uint32_t>();
-    auto records = read_evaluation(evaluation_file(run.dir, number));
-    if (!records)
-      return records.error();
+    const auto records = run.evaluations.find(number);
+    if (records == run.evaluations.end())
+      return problem{run.name + ": no per-question evaluation of round " + std::to_string(number)};
     arm_round round;
     round.accuracy = r["accuracy"].get<double>();
-    for (const auto& record : *records)
+    for (const auto& record : records->second)
       round.correct[record.example_id] = record.correct;
     tokens += r.value("teacher_tokens", std::uint64_t{0});
     cost += r.value("teacher_cost_usd", 0.0);
@@ -51,7 +47,7 @@ result<run_rounds> read_run(const run_ref& run) {
     round.teacher_cost_usd = cost;
     out.rounds.emplace(number, std::move(round));
     if (number == 1)
-      out.round_one = std::move(records.value());
+      out.round_one = records->second;
   }
   return out;
 }
@@ -62,13 +58,45 @@ json finite_or_null(double value) {
 
 } // namespace
 
+result<run_data> read_run_dir(const run_ref& run) {
+  const auto file = run.dir / "results.json";
+  std::ifstream in{file};
+  if (!in)
+    return problem{file.string() + ": missing (the run of arm " + run.arm + ", seed " + std::to_string(run.seed) +
+                   " has not finished a round)"};
+  run_data data{run.arm, run.seed, file.string(), json::parse(in, nullptr, /*allow_exceptions=*/false), {}};
+  if (data.results.is_object() && data.results.contains("rounds") && data.results["rounds"].is_array())
+    for (const auto& r : data.results["rounds"]) {
+      if (!r.is_object() || !r.contains("round") || !r["round"].is_number_unsigned())
+        continue; // rounds_of names it
+      const auto number = r["round"].get<std::uint32_t>();
+      auto records = read_evaluation(evaluation_file(run.dir, number));
+      if (!records)
+        return records.error();
+      data.evaluations[number] = std::move(records.value());
+    }
+  return data;
+}
+
 result<json> build_report(const std::vector<run_ref>& runs, const std::string& baseline,
+                          const bootstrap_options& options) {
+  std::vector<run_data> read;
+  for (const auto& run : runs) {
+    auto data = read_run_dir(run);
+    if (!data)
+      return data.error();
+    read.push_back(std::move(data.value()));
+  }
+  return build_report(read, baseline, options);
+}
+
+result<json> build_report(const std::vector<run_data>& runs, const std::string& baseline,
                           const bootstrap_options& options) {
   std::vector<std::string> arms;
   std::set<std::uint64_t> seeds;
   std::map<std::string, std::map<std::uint64_t, run_rounds>> read; // arm -> seed -> rounds
   for (const auto& run : runs) {
-    auto rounds = read_run(run);
+    auto rounds = rounds_of(run);
     if (!rounds)
       return rounds.error();
     if (!read.contains(run.arm))
