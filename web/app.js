@@ -1,4 +1,5 @@
-// tailor's dashboard: a run list and a run page, both fed by tailord's websockets; charts by Chart.js.
+// tailor's dashboard: a run list and a run page, both fed by tailord's websockets; charts by Chart.js. The
+// compare page and a run's mistakes view are in views.js.
 'use strict';
 
 const token = new URLSearchParams(location.search).get('access_token') || '';
@@ -7,6 +8,7 @@ const connection = document.getElementById('connection');
 let socket = null;      // the one open websocket of the current view
 let redraw = null;      // pending chart redraw
 let eventCount = 0;     // messages received by the current view; tests read it from the page
+let viewTimer = null;   // the current view's pending refresh (views.js), cleared when the view changes
 
 // -- talking to the daemon --------------------------------------------------------------------------------
 
@@ -43,7 +45,8 @@ function listen(path, onMessage) {
 
 function setConnection(state) {
   connection.dataset.state = state;
-  connection.textContent = { connecting: 'connecting…', open: 'live', closed: 'disconnected, retrying' }[state];
+  connection.textContent = { connecting: 'connecting…', open: 'live', closed: 'disconnected, retrying',
+                             files: 'read from the run files' }[state];
 }
 
 // -- formatting -------------------------------------------------------------------------------------------
@@ -95,6 +98,20 @@ function showList() {
   api('GET', '/v1/runs').then((body) => {
     for (const run of body.runs) if (run.progress) update(run.progress);
   }).catch((error) => { document.getElementById('no-runs').textContent = error.message; });
+  api('GET', '/v1/compares').then((body) => {
+    document.getElementById('compare-rows').replaceChildren(...body.compares.map((c) => {
+      const row = document.createElement('tr');
+      row.dataset.compare = c.name;
+      const link = document.createElement('a');
+      link.href = '#/compares/' + encodeURIComponent(c.name);
+      link.textContent = c.name;
+      const name = document.createElement('td');
+      name.append(link);
+      row.append(name, cell(c.arms.join(', ')), cell(c.seeds.join(', ')), cell(c.finished + '/' + c.runs));
+      return row;
+    }));
+    document.getElementById('no-compares').hidden = body.compares.length > 0;
+  }).catch(() => {});
   listen('/v1/events', (m) => {
     if (m.type === 'state') update(m.event);
     else if (m.type === 'progress') update(m);
@@ -123,6 +140,7 @@ function lineChart(canvas, datasets, xTitle) {
 function showRun(id) {
   app.replaceChildren(document.getElementById('run-view').content.cloneNode(true));
   document.getElementById('run-id').textContent = id;
+  document.getElementById('run-mistakes-link').href = '#/runs/' + encodeURIComponent(id) + '/mistakes';
   const lossChart = lineChart(document.getElementById('loss-chart'), [
     { label: 'LM loss', data: [], borderColor: '#2f6fdb', borderWidth: 1.5 },
     { label: 'triplet loss', data: [], borderColor: '#d9822b', borderWidth: 1.5 },
@@ -241,8 +259,19 @@ function showRun(id) {
 // -- routing ----------------------------------------------------------------------------------------------
 
 function route() {
-  const match = location.hash.match(/^#\/runs\/([^/]+)$/);
-  if (match) showRun(decodeURIComponent(match[1]));
+  // The last view's socket and refresh stop with it: their handlers write into elements that are gone.
+  if (socket) {
+    const old = socket;
+    socket = null;
+    old.close();
+  }
+  clearTimeout(viewTimer);
+  const run = location.hash.match(/^#\/runs\/([^/]+)$/);
+  const mistakes = location.hash.match(/^#\/runs\/([^/]+)\/mistakes$/);
+  const compare = location.hash.match(/^#\/compares\/([^/]+)$/);
+  if (run) showRun(decodeURIComponent(run[1]));
+  else if (mistakes) showMistakes(decodeURIComponent(mistakes[1]));
+  else if (compare) showCompare(decodeURIComponent(compare[1]));
   else showList();
 }
 
