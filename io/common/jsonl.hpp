@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -29,6 +30,23 @@ status for_each_jsonl_record(const std::filesystem::path& file,
 // is an empty log; a bad last line is one a crash tore while appending and is dropped; any other bad line is
 // the problem, named "file:line: what".
 result<std::vector<jsonl_record>> read_append_log(const std::filesystem::path& file);
+
+// The same, each record made a T by `convert` (jsonl_record's object -> result<T>); its problem gets the
+// record's "file:line: ".
+template <class T, class Convert>
+result<std::vector<T>> read_append_log_as(const std::filesystem::path& file, Convert convert) {
+  auto lines = read_append_log(file);
+  if (!lines)
+    return lines.error();
+  std::vector<T> records;
+  for (const auto& line : lines.value()) {
+    result<T> record = convert(line.object);
+    if (!record)
+      return problem{file.string() + ":" + std::to_string(line.line) + ": " + record.error().message};
+    records.push_back(std::move(record.value()));
+  }
+  return records;
+}
 
 // The position of the first byte that is not valid UTF-8 (overlong forms, surrogates and code points above
 // U+10FFFF included), or `text.size()` when all of it is valid.

@@ -79,7 +79,11 @@ mistake_record unasked_mistake_of(const example& problem, const graded_answer& a
           .gold_answer = problem.answer,
           .wrong_rationale = answer.reasoning.text,
           .wrong_answer = answer.extracted_answer,
-          .teacher_asked = false};
+          .teacher_asked = false,
+          .feedback = {},
+          .corrected_rationale = {},
+          .teacher_error = {},
+          .teacher_tokens = 0};
 }
 
 json to_json(const mistake_record& r) {
@@ -116,17 +120,7 @@ status clear_mistakes(const fs::path& run_dir, std::uint32_t round) {
 }
 
 result<std::vector<mistake_record>> read_mistakes(const fs::path& file) {
-  auto lines = read_append_log(file);
-  if (!lines)
-    return lines.error();
-  std::vector<mistake_record> records;
-  for (const auto& line : *lines) {
-    auto record = mistake_from_json(line.object);
-    if (!record)
-      return problem{where(file, line.line) + record.error().message};
-    records.push_back(std::move(record.value()));
-  }
-  return records;
+  return read_append_log_as<mistake_record>(file, mistake_from_json);
 }
 
 fs::path exam_outcome_file(const fs::path& run_dir, std::uint32_t round) {

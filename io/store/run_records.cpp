@@ -85,17 +85,7 @@ status append_journal(const std::filesystem::path& journal, const round_record& 
 }
 
 result<std::vector<round_record>> read_journal(const std::filesystem::path& journal) {
-  auto lines = read_append_log(journal);
-  if (!lines)
-    return lines.error();
-  std::vector<round_record> records;
-  for (const auto& line : *lines) {
-    auto record = round_record_from_json(line.object);
-    if (!record)
-      return problem{journal.string() + ":" + std::to_string(line.line) + ": " + record.error().message};
-    records.push_back(std::move(record.value()));
-  }
-  return records;
+  return read_append_log_as<round_record>(journal, [](const nlohmann::json& line) { return round_record_from_json(line); });
 }
 
 status write_results(const std::filesystem::path& file, const std::string& run_id, const std::string& mode,
