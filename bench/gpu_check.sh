@@ -4,7 +4,9 @@
 #      batched generation, resume onto the GPU) and the runtime's device detection;
 #   2. a micro run of the real actors on the GPU, round and continuous mode;
 #   3. the student benchmark with --device cuda (tailor vs PyTorch eager and transformers, bf16 autocast);
-#   4. the embedded default on the GPU (`tailor run --device cuda`), its results table.
+#   4. the embedded default on the GPU (`tailor run --device cuda`), its results table;
+#   5. the exam benchmark on the GPU: continuous against static batches and transformers, at the student's
+#      size and Qwen2.5-0.5B's (bf16 autocast; the goal there is 5x transformers at the 0.5B size).
 # Usage: bench/gpu_check.sh BUILD_DIR PYTHON [WORK_DIR]
 #   BUILD_DIR holds tests/gpu_*_tests, apps/tailor and bench/student_bench; PYTHON has torch and transformers.
 set -uo pipefail
@@ -44,6 +46,10 @@ check "student benchmark" "$python" "$here/student_bench.py" --binary "$build/be
 step "4. the embedded default on the GPU"
 check "embedded default, --device cuda" timeout "${GPU_CHECK_DEFAULT_TIMEOUT:-600}" \
   "$build/apps/tailor" run --device cuda --out "$work/default-gpu" --quiet
+
+step "5. exam benchmark on the GPU"
+check "exam benchmark" "$build/bench/exam_bench" --device cuda --scenarios student-size,qwen0.5b-size \
+  --python "$python" --results "$work/exam_bench_cuda"
 
 step "done: $failures failed"
 exit $((failures > 0))
