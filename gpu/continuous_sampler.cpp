@@ -7,7 +7,6 @@
 #include <deque>
 #include <numeric>
 #include <string>
-#include <unordered_map>
 
 namespace tailor::gpu {
 namespace {

@@ -7,7 +7,6 @@
 #include <limits>
 #include <mutex>
 #include <tuple>
-#include <unordered_map>
 
 namespace tailor::gpu {
 namespace {
