@@ -22,7 +22,6 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <numeric>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -74,15 +73,6 @@ generation_options exam_generation(const scenario& s, std::uint64_t seed) {
   return options;
 }
 
-// Longest prompts first, as the exam orders them.
-std::vector<std::size_t> by_length(const std::vector<std::vector<int>>& prompts) {
-  std::vector<std::size_t> order(prompts.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return prompts[a].size() > prompts[b].size(); });
-  return order;
-}
-
 struct exam_run {
   double seconds = 0, cpu_seconds = 0;
   std::int64_t tokens = 0;
@@ -114,7 +104,7 @@ exam_run run_continuous(scenario& s, std::uint64_t seed) {
   run.lengths.resize(s.prompts.size());
   continuous_options continuous;
   continuous.slots = s.batch * s.samples;
-  continuous.order = by_length(s.prompts);
+  continuous.order = longest_first(s.prompts);
   llama_slot_model student{s.model, 0};
   std::optional<bench::forced_slot_model> forced;
   if (s.stops)
@@ -138,7 +128,7 @@ exam_run run_continuous(scenario& s, std::uint64_t seed) {
 exam_run run_static(scenario& s, std::uint64_t seed) {
   exam_run run;
   run.lengths.resize(s.prompts.size());
-  const auto order = by_length(s.prompts);
+  const auto order = longest_first(s.prompts);
   const auto start = std::chrono::steady_clock::now();
   const double cpu = process_cpu_seconds();
   for (std::size_t first = 0; first < order.size(); first += static_cast<std::size_t>(s.batch)) {
@@ -170,7 +160,7 @@ nlohmann::json run_transformers(const settings& chosen, const scenario& s,
   const auto job = fs::temp_directory_path() / ("exam_bench_job_" + std::to_string(::getpid()) + ".json");
   nlohmann::json spec = {
       {"model", s.model_for_python},        {"prompts", s.prompts},     {"targets", lengths},
-      {"order", by_length(s.prompts)},      {"samples", s.samples},     {"batch", s.batch},
+      {"order", longest_first(s.prompts)},      {"samples", s.samples},     {"batch", s.batch},
       {"max_new_tokens", s.max_new_tokens}, {"top_k", s.top_k},         {"eos", 2},
       {"threads", chosen.threads}, {"device", chosen.device},          {"repeats", chosen.repeats}};
   std::ofstream(job) << spec.dump();

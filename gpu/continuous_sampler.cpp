@@ -160,6 +160,14 @@ std::size_t close_gaps(slot_model& model, std::vector<live_row>& rows, std::vect
 
 } // namespace
 
+std::vector<std::size_t> longest_first(const std::vector<std::vector<int>>& prompts) {
+  std::vector<std::size_t> order(prompts.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return prompts[a].size() > prompts[b].size(); });
+  return order;
+}
+
 double sample_uniform(std::uint64_t stream, int sample, int step) {
   std::uint64_t h = mix(stream);
   h = mix(h ^ (static_cast<std::uint64_t>(sample) + 1) * 0xd1b54a32d192ed03ULL);

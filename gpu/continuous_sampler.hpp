@@ -47,6 +47,10 @@ struct continuous_options {
   std::function<bool(std::size_t prompt, const prompt_completions&)> on_prompt_done;
 };
 
+// The prompts' indices, longest first (ties in prompt order): the exam's admission order, so that prefills
+// group similar lengths and the short prompts fill the last slots.
+std::vector<std::size_t> longest_first(const std::vector<std::vector<int>>& prompts);
+
 // The decoding loop of `generate`, with the same options, stops (decoder.stops(), a blank line, the token
 // limit) and completions in prompt order, but a fixed number of slots: when a row stops, its slot takes the
 // next waiting sequence. A prompt is prefilled once and its state copied into the slots of its samples.

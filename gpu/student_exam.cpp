@@ -9,7 +9,6 @@
 #include "io/common/text.hpp"
 
 #include <algorithm>
-#include <numeric>
 #include <unordered_set>
 
 namespace tailor::gpu {
@@ -74,11 +73,7 @@ result<std::vector<graded_answer>> sit_exam(llama_for_causal_lm& model, const to
   continuous_options continuous;
   // As many rows as a batch of prompts and their samples, as the static batches had.
   continuous.slots = std::max(1, options.batch_size) * generation.samples_per_prompt;
-  // Longest prompts first: prefills of similar lengths together, and the short ones fill the last slots.
-  continuous.order.resize(questions.size());
-  std::iota(continuous.order.begin(), continuous.order.end(), 0);
-  std::stable_sort(continuous.order.begin(), continuous.order.end(),
-                   [&](std::size_t a, std::size_t b) { return prompts[a].size() > prompts[b].size(); });
+  continuous.order = longest_first(prompts);
 
   std::vector<std::vector<graded_answer>> by_question(questions.size());
   const auto batch = static_cast<std::size_t>(std::max(1, options.batch_size));
