@@ -29,6 +29,8 @@ public:
 
   int64_t length() const { return keys.empty() ? 0 : keys.front().size(2); }
   bool empty() const { return keys.empty(); }
+  // Whether a forward overwrites tensors in place (reserved buffers, or a store): copies then share them.
+  bool writes_in_place() const { return reserved_ > 0 || static_cast<bool>(store); }
   // Room for `positions` in all (buffers are allocated by the first forward, grown by doubling when a
   // later one overruns them). Only used while no gradient is recorded; otherwise the cache concatenates.
   void reserve(int64_t positions);

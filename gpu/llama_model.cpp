@@ -2,6 +2,8 @@
 // files where they differ) so that logits match it.
 #include "gpu/llama_model.hpp"
 
+#include "gpu/activation_checkpoint.hpp"
+
 #include <algorithm>
 #include <set>
 #include <tuple>
@@ -159,8 +161,19 @@ torch::Tensor llama_backbone_impl::forward(const torch::Tensor& input_ids, const
   if (frequencies_.inv_freq.device() != position_ids.device())
     frequencies_.inv_freq = frequencies_.inv_freq.to(position_ids.device());
   auto [cos, sin] = rotary_tables(position_ids, frequencies_);
-  for (size_t i = 0; i < typed_layers_.size(); ++i)
-    h = typed_layers_[i](h, cos, sin, slides(config_, static_cast<int>(i)) ? sliding_mask : mask, cache);
+  const bool checkpoint = checkpoint_layers_ && is_training() && torch::GradMode::is_enabled() &&
+                          checkpointable(cache);
+  for (size_t i = 0; i < typed_layers_.size(); ++i) {
+    const auto& layer_mask = slides(config_, static_cast<int>(i)) ? sliding_mask : mask;
+    if (!checkpoint) {
+      h = typed_layers_[i](h, cos, sin, layer_mask, cache);
+      continue;
+    }
+    auto layer = typed_layers_[i];
+    h = checkpointed([layer, cos, sin, layer_mask](const torch::Tensor& x,
+                                                   kv_cache* c) mutable { return layer(x, cos, sin, layer_mask, c); },
+                     h, cache);
+  }
   return norm(h); // [B, T, D]
 }
 

@@ -86,10 +86,14 @@ public:
   // The rotary inverse frequencies (float32 [head_dim / 2], computed on the CPU as transformers does, moved
   // to the device of the positions at the first forward there) and their cos/sin scale.
   const rotary_frequencies& frequencies() const { return frequencies_; }
+  // While training with gradients, run each layer under activation checkpointing (gpu/activation_checkpoint.hpp).
+  void set_activation_checkpointing(bool on) { checkpoint_layers_ = on; }
+  bool activation_checkpointing() const { return checkpoint_layers_; }
 
 private:
   llama_config config_;
   rotary_frequencies frequencies_;
+  bool checkpoint_layers_ = false;
   std::vector<llama_decoder_layer> typed_layers_; // the same modules as `layers`, typed for the forward
 };
 TORCH_MODULE_IMPL(llama_backbone, llama_backbone_impl);

@@ -141,6 +141,7 @@ result<trainer> trainer::create(llama_for_causal_lm model, const trainer_options
     torch::manual_seed(options.seed);
     model->to(device);
     model->train();
+    model->model->set_activation_checkpointing(options.optimizer.activation_checkpointing);
 
     std::vector<torch::Tensor> decayed, not_decayed;
     for (auto& p : model->parameters()) {

@@ -135,6 +135,7 @@ void fields(Visit& v, optimizer_config& x) {
   v("grad_accumulation", x.grad_accumulation);
   v("batch_size", x.batch_size);
   v("later_rounds_learning_rate", x.later_rounds_learning_rate);
+  v("activation_checkpointing", x.activation_checkpointing);
 }
 
 template <class Visit>

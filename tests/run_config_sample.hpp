@@ -66,7 +66,7 @@ inline run_config every_field_set(const std::string& files_dir) {
   c.exam = {8, 0.8, 40, 256, 192, 64, 500, 100};
   c.loss = {0.2, 0.25, 0.5, 128};
   c.reflection = {6, 2, 0.25, true};
-  c.optimizer = {7e-6, 0.1, 0.85, 0.95, 1e-6, 10, lr_schedule::constant, 0.05, 0.5, 4, 32, 1e-4};
+  c.optimizer = {7e-6, 0.1, 0.85, 0.95, 1e-6, 10, lr_schedule::constant, 0.05, 0.5, 4, 32, 1e-4, true};
   c.rounds = 5;
   c.epochs_per_round = 2;
   c.steps_per_round = 300;
