@@ -72,7 +72,8 @@ status write_staged(const fs::path& staging, const llama_for_causal_lm& model, c
 
   named_tensors weights;
   for (const auto& item : model->named_parameters())
-    weights.emplace_back(item.key(), item.value());
+    if (!is_lora_parameter(item.key())) // the base's weights only; adapters are not transformers' weights
+      weights.emplace_back(item.key(), item.value());
   if (auto written = save_safetensors_dir(staging, weights, options.weights_dtype, options.max_shard_bytes);
       !written)
     return written;

@@ -40,6 +40,20 @@ torch::Tensor sliding_window_mask(const torch::Tensor& mask, int64_t batch, int6
 
 // ---- blocks ----------------------------------------------------------------------------------------------
 
+bool is_lora_parameter(const std::string& name) {
+  return name.find(".lora_A.") != std::string::npos || name.find(".lora_B.") != std::string::npos;
+}
+
+torch::Tensor project(torch::nn::Linear& base, lora_branch& adapter, const torch::Tensor& x,
+                      bool training) {
+  auto out = base(x);
+  if (!adapter.A)
+    return out;
+  auto in = adapter.dropout > 0.0 ? F::dropout(x, F::DropoutFuncOptions().p(adapter.dropout).training(training))
+                                  : x;
+  return out + adapter.B(adapter.A(in)) * adapter.scaling;
+}
+
 rms_norm_impl::rms_norm_impl(int64_t dim, double eps) : eps_(eps) {
   weight = register_parameter("weight", torch::ones({dim}));
 }
@@ -67,15 +81,15 @@ torch::Tensor llama_attention_impl::forward(const torch::Tensor& x, const torch:
                                             const torch::Tensor& sin, const torch::Tensor& mask,
                                             kv_cache* cache) {
   const int64_t batch = x.size(0), length = x.size(1);
-  auto q = q_proj(x).view({batch, length, heads_, head_dim_});    // [B, T, H, hd]
-  auto k = k_proj(x).view({batch, length, kv_heads_, head_dim_}); // [B, T, KV, hd]
+  auto q = project(q_proj, q_lora, x, is_training()).view({batch, length, heads_, head_dim_});    // [B, T, H, hd]
+  auto k = project(k_proj, k_lora, x, is_training()).view({batch, length, kv_heads_, head_dim_}); // [B, T, KV, hd]
   if (q_norm) { // each head's queries and keys normalised over head_dim
     q = q_norm(q);
     k = k_norm(k);
   }
   q = q.transpose(1, 2);                                                          // [B, H, T, hd]
   k = k.transpose(1, 2);                                                          // [B, KV, T, hd]
-  auto v = v_proj(x).view({batch, length, kv_heads_, head_dim_}).transpose(1, 2); // [B, KV, T, hd]
+  auto v = project(v_proj, v_lora, x, is_training()).view({batch, length, kv_heads_, head_dim_}).transpose(1, 2); // [B, KV, T, hd]
   q = apply_rotary(q, cos, sin);
   k = apply_rotary(k, cos, sin);
 
@@ -98,7 +112,7 @@ torch::Tensor llama_attention_impl::forward(const torch::Tensor& x, const torch:
   auto attn_mask = mask.defined() ? std::optional<torch::Tensor>(mask.unsqueeze(1)) : std::nullopt;
   auto out = at::scaled_dot_product_attention(q, k, v, attn_mask, 0.0, is_causal, std::nullopt,
                                               grouped_in_kernel); // [B, H, T, hd]
-  return o_proj(out.transpose(1, 2).reshape({batch, length, heads_ * head_dim_}));
+  return project(o_proj, o_lora, out.transpose(1, 2).reshape({batch, length, heads_ * head_dim_}), is_training());
 }
 
 llama_mlp_impl::llama_mlp_impl(const llama_config& c) {
@@ -108,7 +122,9 @@ llama_mlp_impl::llama_mlp_impl(const llama_config& c) {
 }
 
 torch::Tensor llama_mlp_impl::forward(const torch::Tensor& x) {
-  return down_proj(F::silu(gate_proj(x)) * up_proj(x));
+  const bool training = is_training();
+  auto hidden = F::silu(project(gate_proj, gate_lora, x, training)) * project(up_proj, up_lora, x, training);
+  return project(down_proj, down_lora, hidden, training);
 }
 
 llama_decoder_layer_impl::llama_decoder_layer_impl(const llama_config& c, int layer_index) {
@@ -231,6 +247,8 @@ status load_hf_weights(llama_for_causal_lm& model, const std::map<std::string, t
     std::set<std::string> used;
     for (auto& item : model->named_parameters()) {
       const auto& name = item.key();
+      if (is_lora_parameter(name)) // adapters are not among the Hugging Face weights
+        continue;
       auto& param = item.value();
       auto it = weights.find(name);
       if (it == weights.end())

@@ -33,6 +33,21 @@ private:
 };
 TORCH_MODULE_IMPL(rms_norm, rms_norm_impl);
 
+// A LoRA adapter beside one projection (attached by gpu/lora.hpp; absent while A is null). A and B are also
+// registered as children "lora_A"/"lora_B" of the projection itself, so parameters(), to() and train() see
+// them and their names are PEFT's (`...q_proj.lora_A.weight`).
+struct lora_branch {
+  torch::nn::Linear A{nullptr}, B{nullptr};
+  double dropout = 0.0, scaling = 1.0;
+};
+
+// Whether a named_parameters() name is an adapter's (not one of the Hugging Face weights).
+bool is_lora_parameter(const std::string& name);
+
+// base(x), plus B(A(dropout(x))) * scaling when the projection has an adapter.
+torch::Tensor project(torch::nn::Linear& base, lora_branch& adapter, const torch::Tensor& x,
+                      bool training);
+
 // Multi-head attention with grouped keys/values and rotary positions; q,k,v,o_proj as in Hugging Face
 // (with biases when the config says so), and Qwen3's q_norm/k_norm over each head before the rotation.
 class llama_attention_impl : public torch::nn::Module {
@@ -44,6 +59,7 @@ public:
                         const torch::Tensor& mask, kv_cache* cache);
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   rms_norm q_norm{nullptr}, k_norm{nullptr}; // null unless config.qk_norm
+  lora_branch q_lora, k_lora, v_lora, o_lora;
 
 private:
   int64_t heads_, kv_heads_, head_dim_;
@@ -57,6 +73,7 @@ public:
   explicit llama_mlp_impl(const llama_config& config);
   torch::Tensor forward(const torch::Tensor& x);
   torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+  lora_branch gate_lora, up_lora, down_lora;
 };
 TORCH_MODULE_IMPL(llama_mlp, llama_mlp_impl);
 
