@@ -5,9 +5,12 @@
 #include "messages/example.hpp"
 #include "messages/teacher.hpp"
 
+#include <algorithm>
+#include <array>
 #include <caf/meta/type_name.hpp>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tailor {
@@ -56,6 +59,30 @@ typename Inspector::result_type inspect(Inspector& f, prompt_config& x) {
            x.feedback_user);
 }
 
+// LoRA adapters on a pretrained student (PEFT's semantics): the base weights stay frozen and each target
+// projection W x becomes W x + (alpha / rank) B A x, A [rank, in] and B [out, rank] the trained parameters.
+struct lora_config {
+  std::uint32_t rank = 0; // 0: off, the whole student trains
+  double alpha = 16;
+  double dropout = 0; // on the adapters' input, while training
+  std::vector<std::string> targets = {"q_proj", "k_proj", "v_proj", "o_proj"}; // of q/k/v/o, gate/up/down
+
+  friend bool operator==(const lora_config&, const lora_config&) = default;
+};
+
+// The projections an adapter may sit on, by their Hugging Face (and PEFT) module names.
+inline constexpr std::array<std::string_view, 7> lora_targets = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
+                                                                 "gate_proj", "up_proj", "down_proj"};
+inline constexpr std::string_view lora_target_names = "q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj";
+inline bool is_lora_target(std::string_view name) {
+  return std::find(lora_targets.begin(), lora_targets.end(), name) != lora_targets.end();
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lora_config& x) {
+  return f(caf::meta::type_name("lora_config"), x.rank, x.alpha, x.dropout, x.targets);
+}
+
 // A LLaMA-family student: a Hugging Face checkpoint directory, or a fresh model of the sizes below.
 struct student_config {
   std::string checkpoint_dir; // empty: train from scratch
@@ -68,6 +95,7 @@ struct student_config {
   std::uint32_t kv_heads = 4;       // grouped-query attention when below `heads`
   std::uint32_t vocab_size = 384;   // a trained tokenizer's size; digits are single tokens
   std::uint32_t max_seq_len = 1024; // demos + question + rationale + answer must fit
+  lora_config lora;                 // with a checkpoint only
 
   friend bool operator==(const student_config&, const student_config&) = default;
 };
@@ -75,7 +103,7 @@ struct student_config {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, student_config& x) {
   return f(caf::meta::type_name("student_config"), x.checkpoint_dir, x.tokenizer_path, x.dim, x.layers,
-           x.heads, x.kv_heads, x.vocab_size, x.max_seq_len);
+           x.heads, x.kv_heads, x.vocab_size, x.max_seq_len, x.lora);
 }
 
 enum class teacher_kind : std::uint8_t { builtin, openai_compatible };

@@ -8,6 +8,7 @@
 #include <concepts>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 namespace tailor::config_keys {
 
@@ -34,6 +35,14 @@ void fields(Visit& v, prompt_config& x) {
 }
 
 template <class Visit>
+void fields(Visit& v, lora_config& x) {
+  v("rank", x.rank);
+  v("alpha", x.alpha);
+  v("dropout", x.dropout);
+  v("targets", x.targets);
+}
+
+template <class Visit>
 void fields(Visit& v, student_config& x) {
   v("checkpoint_dir", x.checkpoint_dir);
   v("tokenizer_path", x.tokenizer_path);
@@ -43,6 +52,7 @@ void fields(Visit& v, student_config& x) {
   v("kv_heads", x.kv_heads);
   v("vocab_size", x.vocab_size);
   v("max_seq_len", x.max_seq_len);
+  v("lora", x.lora);
 }
 
 template <class Visit>
@@ -172,6 +182,7 @@ concept named_sections = std::same_as<T, std::vector<named_teacher>>;
 
 // Every other struct field is a section (an object of keys) except the strings.
 template <class T>
-concept config_section = std::is_class_v<T> && !std::same_as<T, std::string> && !named_sections<T>;
+concept config_section = std::is_class_v<T> && !std::same_as<T, std::string> &&
+                         !std::same_as<T, std::vector<std::string>> && !named_sections<T>;
 
 } // namespace tailor::config_keys

@@ -16,7 +16,8 @@ inline run_config every_field_set(const std::string& files_dir) {
             12};
   c.prompts = {"Question: 1+1?\nReasoning: 1+1=2.\nAnswer: 2\n\n", "You solve problems.", "{demos}\nQ: {question}",
                "You correct students.", "Q: {question}\nStudent: {student_reasoning}\nGold: {gold_answer}"};
-  c.student = {files_dir + "/ckpt", files_dir + "/spm.model", 512, 8, 16, 2, 32000, 2048};
+  c.student = {files_dir + "/ckpt", files_dir + "/spm.model", 512, 8, 16, 2, 32000, 2048,
+               {8, 32, 0.05, {"q_proj", "v_proj", "down_proj"}}};
   c.teacher = {teacher_kind::openai_compatible,
                "http://127.0.0.1:9000/v1",
                "gpt-4.1-mini",

@@ -446,3 +446,33 @@ TEST_CASE("config: several teachers: named endpoints, routes that must name them
   CHECK_THAT(bad.error().message, Catch::Contains("a teacher's name is letters, digits") &&
                                       Catch::Contains("teachers.a b.concurrency: must be at least 1"));
 }
+
+TEST_CASE("student.lora: read, checked, and refused without a pretrained student", "[config][lora]") {
+  const auto dir = fs::temp_directory_path() / "tailor-config-lora";
+  write_file(dir / "base" / "config.json", "{}");
+  write_file(dir / "base" / "tokenizer.json", "{}");
+  const auto base = (dir / "base").string();
+  auto with_lora = [&](json lora) { return json{{"student", {{"checkpoint_dir", base}, {"lora", lora}}}}; };
+
+  CHECK(read_ok(json::object()).student.lora.rank == 0);
+  const auto read = read_ok(with_lora({{"rank", 8}, {"alpha", 32}, {"targets", {"q_proj", "down_proj"}}}));
+  CHECK(read.student.lora.rank == 8);
+  CHECK(read.student.lora.alpha == 32);
+  CHECK(read.student.lora.targets == std::vector<std::string>{"q_proj", "down_proj"});
+  CHECK(to_json(read)["student"]["lora"]["targets"] == json{"q_proj", "down_proj"});
+
+  CHECK(problem_in({{"student", {{"lora", {{"rank", 4}}}}}}) ==
+        "student.lora.rank: LoRA trains adapters on a pretrained student: set student.checkpoint_dir, or rank 0 "
+        "to train a student from scratch");
+  CHECK(problem_in(with_lora({{"rank", -1}})) == "student.lora.rank: expected a non-negative integer, got -1");
+  CHECK(problem_in(with_lora({{"rank", 4}, {"alpha", 0}})) == "student.lora.alpha: must be greater than 0, got 0");
+  CHECK_THAT(problem_in(with_lora({{"rank", 4}, {"dropout", 1}})),
+             Catch::StartsWith("student.lora.dropout: must be in [0, 1)"));
+  CHECK(problem_in(with_lora({{"rank", 4}, {"targets", {"q_proj", "qkv"}}})) ==
+        "student.lora.targets: unknown module `qkv`; pick from q_proj, k_proj, v_proj, o_proj, gate_proj, "
+        "up_proj, down_proj");
+  CHECK(problem_in(with_lora({{"rank", 4}, {"targets", "q_proj"}})) ==
+        "student.lora.targets: expected a list of strings, got \"q_proj\"");
+  CHECK_THAT(problem_in(with_lora({{"rank", 4}, {"targets", json::array()}})),
+             Catch::StartsWith("student.lora.targets: names no module"));
+}

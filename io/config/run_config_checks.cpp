@@ -148,6 +148,24 @@ void check_student(value_checks& check, const student_config& student) {
                                       std::to_string(student.heads) + ")");
 }
 
+// Adapters refine what a pretrained base already knows; a student from scratch has nothing to refine.
+void check_lora(value_checks& check, const student_config& student) {
+  const auto& lora = student.lora;
+  if (lora.rank == 0)
+    return;
+  if (student.checkpoint_dir.empty())
+    check.add("student.lora.rank", "LoRA trains adapters on a pretrained student: set student.checkpoint_dir, "
+                                   "or rank 0 to train a student from scratch");
+  check.positive("student.lora.alpha", lora.alpha);
+  check.within("student.lora.dropout", lora.dropout, 0, 1, /*open_low=*/false, /*open_high=*/true);
+  if (lora.targets.empty())
+    check.add("student.lora.targets", "names no module; pick from " + std::string{lora_target_names});
+  for (const auto& target : lora.targets)
+    if (!is_lora_target(target))
+      check.add("student.lora.targets",
+                "unknown module `" + target + "`; pick from " + std::string{lora_target_names});
+}
+
 // What may name an environment variable; a pasted key ("sk-...") may not.
 bool is_variable_name(std::string_view name) {
   const auto word = [](char c) {
@@ -285,6 +303,7 @@ void check_run_config(run_config& config, const fs::path& base_dir, problem_list
   value_checks check(problems);
   check_data(check, config.data);
   check_student(check, config.student);
+  check_lora(check, config.student);
   check_teacher(check, config.teacher);
   check_teachers(check, config.teacher, config.teachers);
   check_training(check, config);

@@ -46,6 +46,18 @@ void read_value(const json& j, const std::string& path, std::string& out, proble
   out = j.get<std::string>();
 }
 
+void read_value(const json& j, const std::string& path, std::vector<std::string>& out, problem_list& problems) {
+  if (!j.is_array())
+    return problems.add(path, "expected a list of strings, got " + shown(j));
+  std::vector<std::string> items;
+  for (const auto& item : j) {
+    if (!item.is_string())
+      return problems.add(path, "expected a list of strings, got " + shown(item) + " in it");
+    items.push_back(item.get<std::string>());
+  }
+  out = std::move(items);
+}
+
 void read_value(const json& j, const std::string& path, double& out, problem_list& problems) {
   if (!j.is_number())
     return problems.add(path, "expected a number, got " + shown(j));
