@@ -1,5 +1,8 @@
 // LoRA adapters on a tiny student: what is trainable, what stays frozen, and that the adapters learn.
+#include "gpu/checkpoint.hpp"
 #include "gpu/lora.hpp"
+#include "gpu/safetensors.hpp"
+#include "tests/gpu_checkpoint_support.hpp"
 #include "gpu/lr_schedule.hpp"
 #include "gpu/train_step.hpp"
 #include "tests/gpu_train_support.hpp"
@@ -145,4 +148,27 @@ TEST_CASE("training with LoRA changes the adapters only, and the loss falls", "[
       CHECK(same);
   }
   CHECK(adapters_changed == static_cast<int>(2 * 7 * tiny_config().num_hidden_layers));
+}
+
+TEST_CASE("a checkpoint of a model with adapters holds the base's weights only, which load as before",
+          "[gpu][lora]") {
+  tailor::test::scratch_dir dir{"lora-base-weights"};
+  std::vector<std::string> corpus;
+  for (int i = 0; i < 200; ++i)
+    corpus.push_back("Question: Ava has " + std::to_string(i % 41) + " apples. Answer: " + std::to_string(i) + ".");
+  auto trained = train_tokenizer(corpus, {.vocab_size = 64});
+  REQUIRE(trained.ok());
+  auto model = tiny_model();
+  const auto base = copies(model);
+  REQUIRE(attach_lora(model, settings_with(2, {"q_proj", "down_proj"})).ok());
+  REQUIRE(save_checkpoint(dir.path / "ckpt", model, *trained).ok());
+  auto stored = load_safetensors_dir(dir.path / "ckpt");
+  REQUIRE(stored.ok());
+  for (const auto& [name, tensor] : *stored)
+    CHECK_FALSE(is_lora_parameter(name));
+  auto loaded = load_checkpoint(dir.path / "ckpt");
+  REQUIRE(loaded.ok());
+  CHECK_FALSE(has_lora(loaded->model));
+  for (const auto& item : loaded->model->named_parameters())
+    CHECK(torch::equal(item.value(), base.at(item.key())));
 }
