@@ -71,6 +71,25 @@ status check_token_range(const tailored_batch& batch, int64_t vocab) {
   return ok_status();
 }
 
+// Sums this step's gradients and loss sums over the ranks. A rank that ran no micro-batch has no gradients
+// yet: zeros stand in, so every rank reduces the same tensors in the same order.
+status all_reduce_step(process_group& group, std::span<const torch::Tensor> parameters, torch::Tensor& lm_sum,
+                       torch::Tensor& triplet_sum) {
+  std::vector<torch::Tensor> tensors;
+  for (auto p : parameters) {
+    if (!p.grad().defined())
+      p.mutable_grad() = torch::zeros_like(p);
+    tensors.push_back(p.grad());
+  }
+  auto sums = torch::stack({lm_sum, triplet_sum}).to(torch::kFloat);
+  tensors.push_back(sums);
+  if (auto reduced = group.allreduce_sum(tensors); !reduced)
+    return reduced;
+  lm_sum = sums[0];
+  triplet_sum = sums[1];
+  return ok_status();
+}
+
 } // namespace
 
 trainer_options trainer_options_from(const run_config& config, std::uint64_t total_steps) {
@@ -123,6 +142,7 @@ struct trainer::state {
   std::uint64_t schedule_step = 0; // since the schedule (re)started
   std::mt19937_64 rng;
   bool autocast = false;
+  std::shared_ptr<process_group> group; // null: one process
 };
 
 trainer::trainer(std::unique_ptr<state> s) : state_(std::move(s)) {}
@@ -179,7 +199,11 @@ result<step_stats> trainer::step(std::span<const tailored_example> examples) {
   const int pad_id = config.pad_token_id >= 0 ? config.pad_token_id : config.eos_token_id;
   try {
     std::vector<tailored_batch> batches;
-    for (auto part : split_micro_batches(examples, state_->options.optimizer.grad_accumulation))
+    // Under data parallel every rank needs a micro-batch of its own; more micro-batches give the same gradient.
+    const std::size_t world = state_->group ? static_cast<std::size_t>(state_->group->world_size()) : 1;
+    const std::size_t accumulation = state_->options.optimizer.grad_accumulation;
+    const std::size_t parts = (std::max<std::size_t>(accumulation, 1) + world - 1) / world * world;
+    for (auto part : split_micro_batches(examples, parts))
       batches.push_back(collate_tailored_batch({part.begin(), part.end()}, pad_id,
                                                static_cast<int>(state_->options.loss.rationale_max_tokens)));
     return step(std::span<const tailored_batch>(batches));
@@ -223,7 +247,9 @@ result<step_stats> trainer::step(std::span<const tailored_batch> micro_batches) 
                                      static_cast<int>(s.options.loss.rationale_max_tokens)};
     auto lm_sum = torch::zeros({}, torch::TensorOptions().device(s.device));
     auto triplet_sum = torch::zeros({}, torch::TensorOptions().device(s.device));
-    for (std::size_t i = 0; i < micro_batches.size(); ++i) {
+    const std::size_t world = s.group ? static_cast<std::size_t>(s.group->world_size()) : 1;
+    const std::size_t rank = s.group ? static_cast<std::size_t>(s.group->rank()) : 0;
+    for (std::size_t i = rank; i < micro_batches.size(); i += world) {
       const double lm_share = static_cast<double>(predictions[i]) / std::max<int64_t>(all_predictions, 1);
       const double triplet_share = static_cast<double>(triplets[i]) / std::max<int64_t>(all_triplets, 1);
       auto batch = micro_batches[i].to(s.device);
@@ -238,6 +264,13 @@ result<step_stats> trainer::step(std::span<const tailored_batch> micro_batches) 
       weighted.backward();
       lm_sum += loss.lm.detach() * lm_share;
       triplet_sum += loss.triplet.detach() * triplet_share;
+    }
+
+    if (s.group) {
+      if (auto reduced = all_reduce_step(*s.group, s.parameters, lm_sum, triplet_sum); !reduced) {
+        s.optimizer->zero_grad();
+        return problem{"training step " + std::to_string(s.steps + 1) + ": " + reduced.error().message};
+      }
     }
 
     const double max_norm = s.options.optimizer.grad_clip > 0 ? s.options.optimizer.grad_clip
@@ -263,6 +296,15 @@ result<step_stats> trainer::step(std::span<const tailored_batch> micro_batches) 
     s.optimizer->zero_grad();
     return problem{"training step " + std::to_string(s.steps + 1) + " failed: " + error_text(e)};
   }
+}
+
+status trainer::use_process_group(std::shared_ptr<process_group> group) {
+  if (!group)
+    return problem{"use_process_group: no process group"};
+  if (auto same = broadcast_module(*group, *state_->model); !same)
+    return same;
+  state_->group = group->world_size() > 1 ? std::move(group) : nullptr;
+  return ok_status();
 }
 
 std::vector<std::vector<std::size_t>> trainer::plan_epoch(std::span<const training_item> items) {

@@ -2,6 +2,7 @@
 // gradient clipping, gradient accumulation and bf16 autocast on CUDA.
 #pragma once
 
+#include "gpu/distributed.hpp"
 #include "gpu/llama_model.hpp"
 #include "gpu/losses.hpp"
 #include "gpu/lr_schedule.hpp"
@@ -69,6 +70,11 @@ public:
 
   // Batches of one epoch over `items`, each of distinct questions, drawn from the trainer's seeded generator.
   std::vector<std::vector<std::size_t>> plan_epoch(std::span<const training_item> items);
+
+  // Data parallel: every rank steps with the same whole batch, runs micro-batches i with i % world == rank,
+  // and the gradients and loss sums are all-reduced before clipping, so each rank takes the one-process step.
+  // Makes the weights rank 0's first. The batch is split into at least `world` micro-batches.
+  status use_process_group(std::shared_ptr<process_group> group);
 
   // Starts a new schedule from its step 0 (e.g. a later round's lower rate); AdamW's moments are kept.
   void restart_schedule(const lr_schedule_params& schedule);
