@@ -22,6 +22,7 @@ apt_packages=(
   libcaf-dev libsentencepiece-dev libboost-dev libboost-system-dev libssl-dev nlohmann-json3-dev
   catch2 libcli11-dev libspdlog-dev libsqlite3-dev libjs-chart.js libpcre2-dev libutf8proc-dev
   chromium # only for the dashboard's browser test (tests/dashboard_browser_test.sh), which skips without it
+  libgloo-dev # headers only, which c10d's ProcessGroupGloo.hpp includes; the code is torch's own, in libtorch_cpu
 )
 
 install_debian_packages() {
