@@ -77,7 +77,8 @@ struct process_group::state {
 process_group::process_group(std::unique_ptr<state> s) : state_(std::move(s)) {}
 process_group::~process_group() = default;
 
-result<std::shared_ptr<process_group>> process_group::create(const rendezvous& where, const std::string& name) {
+result<std::shared_ptr<process_group>> process_group::create(const rendezvous& where,
+                                                             const std::string& name) {
   if (auto valid = check_rendezvous(where); !valid)
     return valid.error();
   auto s = std::make_unique<state>();

@@ -34,7 +34,8 @@ status check_rendezvous(const rendezvous& where);
 class process_group {
 public:
   // Rank 0 hosts the store; the others connect to it, waiting up to the timeout.
-  static result<std::shared_ptr<process_group>> create(const rendezvous& where, const std::string& name = "train");
+  static result<std::shared_ptr<process_group>> create(const rendezvous& where,
+                                                       const std::string& name = "train");
   ~process_group();
 
   int rank() const;

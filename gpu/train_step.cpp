@@ -199,7 +199,8 @@ result<step_stats> trainer::step(std::span<const tailored_example> examples) {
   const int pad_id = config.pad_token_id >= 0 ? config.pad_token_id : config.eos_token_id;
   try {
     std::vector<tailored_batch> batches;
-    // Under data parallel every rank needs a micro-batch of its own; more micro-batches give the same gradient.
+    // Under data parallel every rank needs a micro-batch of its own; more micro-batches give the same
+    // gradient.
     const std::size_t world = state_->group ? static_cast<std::size_t>(state_->group->world_size()) : 1;
     const std::size_t accumulation = state_->options.optimizer.grad_accumulation;
     const std::size_t parts = (std::max<std::size_t>(accumulation, 1) + world - 1) / world * world;

@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", stats.error().message.c_str());
       return 7;
     }
-    out << "loss " << std::setprecision(9) << stats.value().total_loss << ' ' << stats.value().grad_norm << '\n';
+    out << "loss " << std::setprecision(9) << stats.value().total_loss << ' ' << stats.value().grad_norm
+        << '\n';
   }
   for (const auto& p : trainer.model()->parameters()) {
     auto flat = p.detach().reshape({-1}).contiguous();
