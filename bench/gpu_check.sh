@@ -6,7 +6,10 @@
 #   3. the student benchmark with --device cuda (tailor vs PyTorch eager and transformers, bf16 autocast);
 #   4. the embedded default on the GPU (`tailor run --device cuda`), its results table;
 #   5. the exam benchmark on the GPU: continuous against static batches and transformers, at the student's
-#      size and Qwen2.5-0.5B's (bf16 autocast; the goal there is 5x transformers at the 0.5B size).
+#      size and Qwen2.5-0.5B's (bf16 autocast; the goal there is 5x transformers at the 0.5B size);
+#   6. a 7B-size student (Mistral-7B's published config, random weights) trained with LoRA r=16 and
+#      activation checkpointing in bf16: peak GPU memory (nvidia-smi, sampled) and tokens/s; the goal is
+#      that it fits in 80 GB and trains.
 # Usage: bench/gpu_check.sh BUILD_DIR PYTHON [WORK_DIR]
 #   BUILD_DIR holds tests/gpu_*_tests, apps/tailor and bench/student_bench; PYTHON has torch and transformers.
 set -uo pipefail
@@ -50,6 +53,21 @@ check "embedded default, --device cuda" timeout "${GPU_CHECK_DEFAULT_TIMEOUT:-60
 step "5. exam benchmark on the GPU"
 check "exam benchmark" "$build/bench/exam_bench" --device cuda --scenarios student-size,qwen0.5b-size \
   --python "$python" --results "$work/exam_bench_cuda"
+
+step "6. a 7B-size student with LoRA and activation checkpointing on the GPU"
+peak_file="$work/train_7b_gpu_peak_mib"
+echo 0 >"$peak_file"
+( while sleep 0.5; do
+    used=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i 0 2>/dev/null | head -1)
+    [ -n "$used" ] && [ "$used" -gt "$(cat "$peak_file")" ] && echo "$used" >"$peak_file"
+  done ) &
+sampler=$!
+check "7B LoRA + checkpointing step" timeout 900 "$build/bench/train_memory_bench" \
+  --config "$here/configs/mistral-7b-v0.1.json" --device cuda --threads 8 --batch 4 --seq 512 --steps 3 \
+  --lora-rank 16 --checkpointing >"$work/train_7b_gpu.json"
+kill "$sampler" 2>/dev/null
+cat "$work/train_7b_gpu.json"
+echo "peak GPU memory used (nvidia-smi, MiB): $(cat "$peak_file")"
 
 step "done: $failures failed"
 exit $((failures > 0))
