@@ -1,10 +1,12 @@
 #include "actors/gpu_trainer.hpp"
 
+#include "actors/trainer_ranks.hpp"
 #include "gpu/checkpoint.hpp"
 #include "gpu/lr_schedule.hpp"
 #include "gpu/runtime.hpp"
 #include "gpu/train_batches.hpp"
 #include "gpu/train_step.hpp"
+#include "gpu/trainer_restore.hpp"
 #include "sharing/device_scheduler.hpp"
 #include "io/data/prompts.hpp"
 
@@ -40,6 +42,9 @@ struct trainer_state_t {
   std::uint64_t done = 0;
   std::uint64_t every = 0;
   std::deque<fs::path> step_checkpoints;
+  // The other data-parallel ranks (nproc > 1), which follow this trainer's every step; declared last so that
+  // they stop before the trainer they mirror goes.
+  std::unique_ptr<trainer_ranks> ranks;
 };
 
 // The student's corpus for a tokenizer: the demos, and each question with its gold rationale.
@@ -82,47 +87,48 @@ std::optional<std::string> build_student(trainer_state_t& s, const std::string& 
     return device.error().message;
   s.device = device.value();
   gpu::set_torch_threads(static_cast<int>(s.config.threads)); // this actor's own thread (gpu/runtime.hpp)
-  std::optional<gpu::llama_for_causal_lm> model;
-  std::optional<gpu::adamw_state> optimizer_state;
-  std::optional<gpu::trainer_state> trainer_state;
   const std::string from = !resume_dir.empty() ? resume_dir : s.config.student.checkpoint_dir;
   if (!from.empty()) {
-    auto loaded = gpu::load_checkpoint(from, torch::kCPU);
-    if (!loaded)
-      return loaded.error().message;
-    model = loaded->model;
-    s.tokens.emplace(std::move(loaded->tokenizer));
-    if (!resume_dir.empty()) {
-      optimizer_state = std::move(loaded->optimizer);
-      trainer_state = std::move(loaded->trainer);
-    }
-  } else {
-    auto tokens = s.config.student.tokenizer_path.empty()
-                      ? gpu::train_tokenizer(tokenizer_corpus(s.config, s.problems),
-                                             {.vocab_size = static_cast<int>(s.config.student.vocab_size)})
-                      : gpu::tokenizer::load(s.config.student.tokenizer_path);
-    if (!tokens)
-      return "tokenizer: " + tokens.error().message;
-    s.tokens.emplace(std::move(tokens.value()));
-    auto config = scratch_config(s.config.student, s.tokens->vocab_size(), *s.tokens);
-    if (auto checked = gpu::check_llama_config(config); !checked)
-      return "student: " + checked.error().message;
-    torch::manual_seed(s.config.seed);
-    model = gpu::llama_for_causal_lm(config);
+    auto restored = gpu::trainer_from_checkpoint(from, s.config, total_steps, !resume_dir.empty(), s.device);
+    if (!restored)
+      return restored.error().message;
+    s.trainer.emplace(std::move(restored->trainer));
+    s.tokens.emplace(std::move(restored->tokens));
+    s.version = restored->version;
+    return std::nullopt;
   }
-  auto trainer = gpu::trainer::create(*model, gpu::trainer_options_from(s.config, total_steps));
+  auto tokens = s.config.student.tokenizer_path.empty()
+                    ? gpu::train_tokenizer(tokenizer_corpus(s.config, s.problems),
+                                           {.vocab_size = static_cast<int>(s.config.student.vocab_size)})
+                    : gpu::tokenizer::load(s.config.student.tokenizer_path);
+  if (!tokens)
+    return "tokenizer: " + tokens.error().message;
+  s.tokens.emplace(std::move(tokens.value()));
+  auto config = scratch_config(s.config.student, s.tokens->vocab_size(), *s.tokens);
+  if (auto checked = gpu::check_llama_config(config); !checked)
+    return "student: " + checked.error().message;
+  torch::manual_seed(s.config.seed);
+  auto trainer = gpu::trainer::create(gpu::llama_for_causal_lm(config), gpu::trainer_options_from(s.config, total_steps));
   if (!trainer)
     return trainer.error().message;
   s.trainer.emplace(std::move(trainer.value()));
-  if (optimizer_state) {
-    const auto parameters = s.trainer->model()->named_parameters();
-    if (auto restored = gpu::restore_adamw_state(s.trainer->optimizer(), parameters, *optimizer_state); !restored)
-      return "resume: " + restored.error().message;
-  }
-  if (trainer_state) {
-    s.trainer->continue_from_step(static_cast<std::uint64_t>(trainer_state->step));
-    s.version = trainer_state->extra.value("version", std::uint64_t{0});
-  }
+  return std::nullopt;
+}
+
+// With nproc > 1: starts the other ranks, has them load `dir` (the checkpoint this trainer starts from) and
+// makes their weights this trainer's; from then on they follow its every step.
+std::optional<std::string> start_ranks(trainer_state_t& s, const std::string& dir, bool resume) {
+  if (s.config.nproc <= 1)
+    return std::nullopt;
+  auto ranks = trainer_ranks::start(s.config);
+  if (!ranks)
+    return "data parallel: " + ranks.error().message;
+  s.ranks = std::move(ranks.value());
+  if (auto sent = s.ranks->send({.kind = "load", .checkpoint_dir = dir, .resume = resume}); !sent)
+    return "data parallel: " + s.ranks->explain(sent.error().message);
+  if (auto joined = s.trainer->use_process_group(s.ranks->group()); !joined)
+    return "data parallel: " + s.ranks->explain(joined.error().message);
+  s.ranks->forget_read();
   return std::nullopt;
 }
 
@@ -175,13 +181,20 @@ gpu_trainer_actor::behavior_type gpu_trainer(gpu_trainer_actor::stateful_pointer
           self->quit(caf::make_error(caf::sec::runtime_error, message));
           return caf::make_error(caf::sec::runtime_error, message);
         }
-        if (!resume_dir.empty())
+        auto failed = [self](const std::string& message) -> caf::result<weights_snapshot> {
+          self->quit(caf::make_error(caf::sec::runtime_error, "trainer: " + message));
+          return caf::make_error(caf::sec::runtime_error, message);
+        };
+        if (!resume_dir.empty()) {
+          if (auto error = start_ranks(s, resume_dir, /*resume=*/true))
+            return failed(*error);
           return weights_snapshot{s.version, resume_dir};
-        const auto dir = checkpoints_dir(s.config) / "initial";
-        if (auto saved = gpu::save_checkpoint(dir, s.trainer->model(), *s.tokens); !saved) {
-          self->quit(caf::make_error(caf::sec::runtime_error, "trainer: " + saved.error().message));
-          return caf::make_error(caf::sec::runtime_error, saved.error().message);
         }
+        const auto dir = checkpoints_dir(s.config) / "initial";
+        if (auto saved = gpu::save_checkpoint(dir, s.trainer->model(), *s.tokens); !saved)
+          return failed(saved.error().message);
+        if (auto error = start_ranks(s, dir.string(), /*resume=*/false))
+          return failed(*error);
         return weights_snapshot{0, dir.string()};
       },
       [self](train_atom, std::uint32_t round, std::uint64_t steps, double peak, std::uint64_t every) {
@@ -190,11 +203,13 @@ gpu_trainer_actor::behavior_type gpu_trainer(gpu_trainer_actor::stateful_pointer
         s.target = steps;
         s.done = 0;
         s.every = every;
-        auto schedule = gpu::schedule_from(s.config.optimizer, steps);
-        schedule.peak = peak;
-        if (round > 1) // a short re-warm-up; the first round's would undo what was learned
-          schedule.warmup_steps = std::min<std::uint64_t>(schedule.warmup_steps, steps / 20);
-        s.trainer->restart_schedule(schedule);
+        s.trainer->restart_schedule(gpu::round_schedule(s.config.optimizer, round, steps, peak));
+        if (s.ranks)
+          if (auto sent = s.ranks->send({.kind = "round", .round = round, .steps = steps, .peak = peak}); !sent) {
+            self->quit(caf::make_error(caf::sec::runtime_error,
+                                       "trainer: data parallel: " + s.ranks->explain(sent.error().message)));
+            return;
+          }
         self->send(self, next_atom::value);
       },
       [self, fail, publish](next_atom) {
@@ -213,11 +228,20 @@ gpu_trainer_actor::behavior_type gpu_trainer(gpu_trainer_actor::stateful_pointer
                     return;
                   }
                   auto examples = gpu::tokenize_items(*s.tokens, items);
+                  if (s.ranks) {
+                    if (auto dead = s.ranks->dead_rank())
+                      return fail("data parallel: " + *dead);
+                    if (auto sent = s.ranks->send({.kind = "step", .items = items}); !sent)
+                      return fail("data parallel: " + s.ranks->explain(sent.error().message));
+                  }
                   auto turn = take_device_turn(s.devices.get(), s.device);
                   auto stats = s.trainer->step(examples);
                   turn.release();
                   if (!stats)
-                    return fail(stats.error().message);
+                    return fail(s.ranks ? "data parallel: " + s.ranks->explain(stats.error().message)
+                                        : stats.error().message);
+                  if (s.ranks)
+                    s.ranks->forget_read();
                   ++s.done;
                   auto metrics = gpu::to_training_metrics(stats.value());
                   metrics.round = s.round;

@@ -180,6 +180,35 @@ status process_group::barrier() {
   }
 }
 
+status process_group::store_set(const std::string& key, const std::string& value) {
+  try {
+    state_->store->set(key, std::vector<std::uint8_t>(value.begin(), value.end()));
+    return ok_status();
+  } catch (const std::exception& e) {
+    return state_->failed("writing '" + key + "' to the store", e);
+  }
+}
+
+result<std::optional<std::string>> process_group::store_get_if_set(const std::string& key) {
+  try {
+    if (!state_->store->check({key}))
+      return std::optional<std::string>{};
+    const auto bytes = state_->store->get(key);
+    return std::optional<std::string>{std::string(bytes.begin(), bytes.end())};
+  } catch (const std::exception& e) {
+    return state_->failed("reading '" + key + "' from the store", e).error();
+  }
+}
+
+status process_group::store_erase(const std::string& key) {
+  try {
+    state_->store->deleteKey(key);
+    return ok_status();
+  } catch (const std::exception& e) {
+    return state_->failed("erasing '" + key + "' from the store", e);
+  }
+}
+
 status broadcast_module(process_group& group, torch::nn::Module& module) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> tensors;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <torch/torch.h>
@@ -48,6 +49,13 @@ public:
   status broadcast(std::span<const torch::Tensor> tensors, int root = 0);
   // Blocks until every rank got here.
   status barrier();
+
+  // The group's key-value store (rank 0 hosts it), for what is not a tensor: rank 0's commands to the other
+  // ranks. Reading does not wait: nullopt while the key is not set. A problem when the store cannot be
+  // reached, which for a follower means rank 0 is gone.
+  status store_set(const std::string& key, const std::string& value);
+  result<std::optional<std::string>> store_get_if_set(const std::string& key);
+  status store_erase(const std::string& key);
 
   struct state;
 

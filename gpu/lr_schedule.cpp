@@ -29,4 +29,13 @@ lr_schedule_params schedule_from(const optimizer_config& optimizer, std::uint64_
           .total_steps = total_steps};
 }
 
+lr_schedule_params round_schedule(const optimizer_config& optimizer, std::uint32_t round, std::uint64_t steps,
+                                  double peak) {
+  auto schedule = schedule_from(optimizer, steps);
+  schedule.peak = peak;
+  if (round > 1)
+    schedule.warmup_steps = std::min<std::uint64_t>(schedule.warmup_steps, steps / 20);
+  return schedule;
+}
+
 } // namespace tailor::gpu

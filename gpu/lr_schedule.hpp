@@ -23,4 +23,10 @@ double learning_rate_at(const lr_schedule_params& schedule, std::uint64_t step);
 // The schedule that `optimizer` describes, over `total_steps` optimizer steps.
 lr_schedule_params schedule_from(const optimizer_config& optimizer, std::uint64_t total_steps);
 
+// A round's schedule over its `steps`, peaking at `peak` (the loop lowers it in later rounds). Rounds after
+// the first re-warm up briefly (at most a twentieth of the round): the first round's warm-up would undo what
+// was learned.
+lr_schedule_params round_schedule(const optimizer_config& optimizer, std::uint32_t round, std::uint64_t steps,
+                                  double peak);
+
 } // namespace tailor::gpu

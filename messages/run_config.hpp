@@ -345,6 +345,9 @@ struct run_config {
   std::string device = "auto"; // "cpu", "cuda", "cuda:N" or "auto" (a GPU when there is one)
   bool bf16 = true;            // bf16 autocast on a GPU, training and exams (ignored on the CPU)
   std::uint32_t threads = 0;   // LibTorch intra-op threads (0: its default)
+  // Data-parallel trainer ranks on this machine (`tailor run --nproc`): each optimizer step's batch is split
+  // over them and their gradients all-reduced over c10d. 1: the trainer alone.
+  std::uint32_t nproc = 1;
   std::string output_dir;      // the run directory; empty: <data-dir>/runs/<run-id>
 
   friend bool operator==(const run_config&, const run_config&) = default;
@@ -371,7 +374,7 @@ typename Inspector::result_type inspect(Inspector& f, run_config& x) {
   return f(caf::meta::type_name("run_config"), x.data, x.prompts, x.student, x.teacher, x.teachers, x.exam, x.loss,
            x.reflection, x.optimizer, x.rounds, x.epochs_per_round, x.steps_per_round, x.first_round_steps,
            x.checkpoint_every_steps, x.mode, x.strategy, x.max_staleness, x.exam_lead_checkpoints,
-           x.wait_for_corrections, x.seed, x.device, x.bf16, x.threads, x.output_dir);
+           x.wait_for_corrections, x.seed, x.device, x.bf16, x.threads, x.nproc, x.output_dir);
 }
 
 } // namespace tailor

@@ -173,6 +173,7 @@ void fields(Visit& v, run_config& x) {
   v("device", x.device);
   v("bf16", x.bf16);
   v("threads", x.threads);
+  v("nproc", x.nproc);
   v("output_dir", x.output_dir);
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `tailor run` end to end with a micro config: the real actors in round and continuous mode, the ablation,
-# resume after a crash (kill -9), and the clear failures (bad config, unreachable teacher, broken student).
+# resume after a crash (kill -9), two data-parallel ranks (one killed), and the clear failures (bad config, unreachable teacher, broken student).
 # Usage: cli_run_test.sh TAILOR
 set -euo pipefail
 
@@ -233,6 +233,44 @@ wait $pid 2>/dev/null || true
 expect_status 0 "$tailor" run longer.json --rounds 3 --out killed
 expect_output "resumed after round"
 check_results killed 3 round tailored
+
+# 5b. Data parallel: `--nproc 2` starts a second trainer rank (`tailor rank-worker`) that takes half of each
+# step's micro-batches; the two ranks take the one-process step, so the losses are round mode's (section 1)
+# within fp32 rounding. Continuous mode finishes too.
+expect_status 0 "$tailor" run micro.json --out parallel --nproc 2
+check_results parallel 2 round tailored
+[[ -s parallel/ranks/rank-1.log ]] || fail "rank 1 left no log"
+python3 - <<'PY' || fail "two ranks trained other losses than one process"
+import json
+one = [json.loads(l) for l in open("round/metrics.jsonl") if l.strip()]
+two = [json.loads(l) for l in open("parallel/metrics.jsonl") if l.strip()]
+assert len(one) == len(two), (len(one), len(two))
+for a, b in zip(one, two):
+    assert abs(a["lm_loss"] - b["lm_loss"]) <= 1e-5 * max(1.0, abs(a["lm_loss"])), (a, b)
+PY
+expect_status 0 "$tailor" run micro.json --out parallel-continuous --nproc 2 --mode continuous
+check_results parallel-continuous 2 continuous tailored
+# A rank killed mid-run ends the run with a message naming it, not a hang; the run then resumes.
+"$tailor" run micro.json --rounds 40 --nproc 2 --out parallel-killed >parallel-killed.log 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do
+  follower=$(pgrep -f "rank-worker $work/parallel-killed" | head -1 || true)
+  [[ -n $follower && -s parallel-killed/journal.jsonl ]] && break
+  sleep 0.1
+done
+[[ -n $follower ]] || { kill -9 $pid; cat parallel-killed.log >&2; fail "rank 1 never started"; }
+kill -9 "$follower"
+status=0
+timeout 120 tail --pid=$pid -f /dev/null || status=$?
+wait $pid || status=$?
+[[ $status -eq 1 ]] || { cat parallel-killed.log >&2; fail "the run with a killed rank exited $status, expected 1"; }
+grep -q "data parallel: rank 1 (pid $follower) was killed by signal 9" parallel-killed.log ||
+  { cat parallel-killed.log >&2; fail "the run did not name the killed rank"; }
+expect_status 0 "$tailor" run micro.json --rounds 6 --nproc 2 --out parallel-killed
+expect_output "resumed after round"
+check_results parallel-killed 6 round tailored
+# One rank is what --nproc takes at the least.
+expect_status 2 "$tailor" run micro.json --nproc 0 --out parallel-none
 
 # 6. The real HTTP path: the teacher behind `tailor teacher-serve`, its answers in the answer cache. A second
 # run of the same work pays nothing for what the first one was answered, and `tailor cache stats` says so.

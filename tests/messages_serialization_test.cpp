@@ -4,6 +4,7 @@
 #include "messages/example.hpp"
 #include "messages/grading.hpp"
 #include "messages/progress.hpp"
+#include "messages/rank_command.hpp"
 #include "messages/rationale.hpp"
 #include "messages/registry.hpp"
 #include "messages/run_config.hpp"
@@ -273,7 +274,7 @@ TEST_CASE("the field counter sees every member of an aggregate", "[messages]") {
   };
   STATIC_REQUIRE(aggregate_field_count<three>() == 3);
   STATIC_REQUIRE(aggregate_field_count<rationale>() == 3);
-  STATIC_REQUIRE(aggregate_field_count<run_config>() == 24);
+  STATIC_REQUIRE(aggregate_field_count<run_config>() == 25);
 }
 
 TEST_CASE("every message type round-trips, by value and type-erased through the registry", "[messages]") {
@@ -349,6 +350,19 @@ TEST_CASE("batches round-trip as the vectors the loop sends", "[messages]") {
   std::vector<training_item> items{sample_training_item(), training_item{}};
   CHECK(round_trip(sys, items) == items);
   CHECK(round_trip(sys, std::vector<training_item>{}).empty());
+}
+
+TEST_CASE("a rank command round-trips through its bytes, and other bytes are refused", "[messages]") {
+  rank_command step{.kind = "step", .checkpoint_dir = "runs/x/checkpoints/initial", .resume = true, .round = 3,
+                    .steps = 40, .peak = 2.5e-4, .items = {sample_training_item(), training_item{}}};
+  const auto bytes = rank_command_bytes(step);
+  REQUIRE_FALSE(bytes.empty());
+  auto back = rank_command_from_bytes(bytes);
+  REQUIRE(back.has_value());
+  CHECK(*back == step);
+  CHECK_FALSE(back->items[0].contrast.anchor.empty());
+  // Cut short, the bytes are not a command.
+  CHECK_FALSE(rank_command_from_bytes(bytes.substr(0, bytes.size() / 2)).has_value());
 }
 
 TEST_CASE("the run config's defaults follow METHOD.md where it sets them", "[messages]") {

@@ -82,6 +82,7 @@ inline run_config every_field_set(const std::string& files_dir) {
   c.device = "cuda:1";
   c.bf16 = false;
   c.threads = 4;
+  c.nproc = 2;
   c.output_dir = files_dir + "/runs/r1";
   return c;
 }

@@ -6,6 +6,7 @@
 #include "apps/tailor/inspect_command.hpp"
 #include "apps/tailor/model_commands.hpp"
 #include "apps/tailor/plan_command.hpp"
+#include "apps/tailor/rank_worker_command.hpp"
 #include "apps/tailor/run_command.hpp"
 #include "apps/tailor/teacher_serve_command.hpp"
 
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
   tailor::cli::add_teacher_serve_command(app);
   tailor::cli::add_cache_command(app);
   tailor::cli::add_client_commands(app);
+  tailor::cli::add_rank_worker_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

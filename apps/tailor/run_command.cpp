@@ -33,6 +33,7 @@ struct run_options {
   std::string mode;        // round | continuous: overrides the config's
   std::uint32_t rounds = 0; // 0: the config's
   std::string device;       // cpu | cuda | cuda:N | auto: overrides the config's
+  std::uint32_t nproc = 0;  // data-parallel trainer ranks; 0: the config's
   bool quiet = false;
   bool over_budget_ok = false; // start even when the teacher's cost bound passes teacher.budget_usd
 };
@@ -103,6 +104,8 @@ result<run_config> config_of(const run_options& options) {
     config.rounds = options.rounds;
   if (!options.device.empty())
     config.device = options.device;
+  if (options.nproc > 0)
+    config.nproc = options.nproc;
   return config;
 }
 
@@ -114,7 +117,8 @@ constexpr std::string_view resumable_teacher_keys[] = {
     "max_failed_share", "failure_window", "budget_usd",  "budget_tokens"};
 
 // A run directory resumes the run it holds. Another config there (another seed, say) would mix two runs in
-// one; only `rounds` (more rounds extend a finished run) and the teacher's connection and budget may differ.
+// one; only `rounds` (more rounds extend a finished run), `nproc` (N ranks take the one-process step) and the
+// teacher's connection and budget may differ.
 // `here` is the new run's config as config.json would record it.
 status check_resumable(const std::filesystem::path& dir, nlohmann::json here) {
   std::ifstream in{dir / "config.json"};
@@ -125,6 +129,7 @@ status check_resumable(const std::filesystem::path& dir, nlohmann::json here) {
     return problem{(dir / "config.json").string() + " is not valid JSON; give --out a new directory"};
   for (auto* config : {&there, &here}) {
     config->erase("rounds");
+    config->erase("nproc");
     if (auto teacher = config->find("teacher"); teacher != config->end() && teacher->is_object())
       for (const auto key : resumable_teacher_keys)
         teacher->erase(std::string{key});
@@ -226,6 +231,10 @@ void add_run_command(CLI::App& app) {
   run->add_option("--rounds", options->rounds, "rounds (overrides the config)");
   run->add_option("--device", options->device,
                   "cpu, cuda, cuda:N or auto (overrides the config; the embedded default runs on the CPU)");
+  run->add_option("--nproc", options->nproc,
+                  "data-parallel trainer ranks on this machine (overrides the config's nproc; with --device "
+                  "cuda, one GPU per rank)")
+      ->check(CLI::Range(1, 64));
   run->add_flag("--quiet", options->quiet, "print only the outcome and the results table");
   run->add_flag("--over-budget-ok", options->over_budget_ok,
                 "start even when the teacher may cost more than teacher.budget_usd (`tailor plan`); the budget "

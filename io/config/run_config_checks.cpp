@@ -280,6 +280,8 @@ void check_loop(value_checks& check, const run_config& c) {
       check.add("exam_lead_checkpoints", "must be at most max_staleness (" + std::to_string(c.max_staleness) +
                                              "), got " + std::to_string(c.exam_lead_checkpoints));
   }
+  if (c.nproc == 0 || c.nproc > 64)
+    check.add("nproc", "must be between 1 and 64, got " + std::to_string(c.nproc));
   const std::string_view device = c.device;
   const auto ordinal = device.starts_with("cuda:") ? device.substr(5) : std::string_view{};
   const bool known =
