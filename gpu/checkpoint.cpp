@@ -1,6 +1,9 @@
-// Checkpoint directories: HF config + safetensors weights + tokenizer + AdamW state, staged and swapped in.
+// Checkpoint directories: HF config + safetensors weights + LoRA adapters + tokenizer + AdamW state, staged
+// and swapped in.
 #include "gpu/checkpoint.hpp"
 
+#include "gpu/adapter_checkpoint.hpp"
+#include "gpu/lora.hpp"
 #include "gpu/safetensors.hpp"
 
 #include <cerrno>
@@ -43,16 +46,17 @@ fs::path readable_dir(const fs::path& dir) {
 bool replaceable(const fs::path& dir) {
   if (fs::is_empty(dir))
     return true;
-  for (const char* name : {"config.json", "model.safetensors", "model.safetensors.index.json", "tokenizer.model",
-                           "tokenizer.json", "optimizer.pt", "trainer_state.json"})
+  for (const char* name : {"config.json", "model.safetensors", "model.safetensors.index.json",
+                           "tokenizer.model", "tokenizer.json", "adapter_config.json",
+                           "adapter_model.safetensors", "optimizer.pt", "trainer_state.json"})
     if (fs::exists(dir / name))
       return true;
   return false;
 }
 
-status write_staged(const fs::path& staging, const llama_for_causal_lm& model, const tokenizer& tokenizer,
-                    const torch::optim::AdamW* optimizer, const std::optional<trainer_state>& trainer,
-                    const checkpoint_options& options) {
+status write_staged(const fs::path& staging, const fs::path& target, const llama_for_causal_lm& model,
+                    const tokenizer& tokenizer, const torch::optim::AdamW* optimizer,
+                    const std::optional<trainer_state>& trainer, const checkpoint_options& options) {
   auto landed = [&](const fs::path& file) {
     return options.after_file ? options.after_file(file) : ok_status();
   };
@@ -80,6 +84,18 @@ status write_staged(const fs::path& staging, const llama_for_causal_lm& model, c
   auto single = staging / "model.safetensors";
   if (auto next = landed(fs::exists(single) ? single : staging / "model.safetensors.index.json"); !next)
     return next;
+
+  // The adapters beside the base, in PEFT's files: transformers reads the directory as the base (with peft
+  // installed, it attaches the adapter itself), PeftModel.from_pretrained as base + adapter. The base is
+  // named where it will be once swapped in, absolute, so that the adapter finds it from anywhere.
+  if (has_lora(model)) {
+    if (auto written = save_adapter(staging, model, fs::absolute(target).lexically_normal().string());
+        !written)
+      return written;
+    for (const char* name : {"adapter_model.safetensors", "adapter_config.json"})
+      if (auto next = landed(staging / name); !next)
+        return next;
+  }
 
   // The tokenizer files as they came (tokenizer.json, its two config files; or tokenizer.model), so that
   // transformers, vLLM and peft read the trained student with the tokenizer it was trained with.
@@ -160,7 +176,7 @@ status save_checkpoint(const fs::path& dir, const llama_for_causal_lm& model, co
     if (error)
       return problem{staging.string() + ": cannot create: " + error.message()};
 
-    auto written = write_staged(staging, model, tokenizer, optimizer, trainer, options);
+    auto written = write_staged(staging, target, model, tokenizer, optimizer, trainer, options);
     if (written)
       written = swap_in(staging, target);
     if (!written)
@@ -196,6 +212,10 @@ result<loaded_checkpoint> load_checkpoint(const fs::path& dir, torch::Device dev
       return problem{file.string() + ": " + loaded.error().message};
     }
     weights->clear();
+    // Adapters are attached on the CPU, where the base is, and move to the device with it.
+    if (fs::exists(source / "adapter_config.json"))
+      if (auto adapted = load_adapter(source, model); !adapted)
+        return adapted.error();
     model->to(device);
 
     auto spm = tokenizer::load_dir(source);

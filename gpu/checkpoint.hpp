@@ -1,4 +1,5 @@
-// Checkpoint directories in Hugging Face's layout (+ optimizer and trainer state), written crash-safely.
+// Checkpoint directories in Hugging Face's layout (+ LoRA adapters in PEFT's, optimizer and trainer state),
+// written crash-safely.
 #pragma once
 
 #include "gpu/llama_model.hpp"
@@ -69,10 +70,13 @@ struct checkpoint_options {
   std::function<status(const std::filesystem::path& written)> after_file = nullptr;
 };
 
-// Writes `config.json`, the weights (HF names; `lm_head.weight` absent when tied), the tokenizer's files
+// Writes `config.json`, the base weights (HF names; `lm_head.weight` absent when tied; never the adapters),
+// for a model with LoRA adapters `adapter_config.json` and `adapter_model.safetensors` as PEFT writes them
+// (gpu/adapter_checkpoint.hpp; base_model_name_or_path is `dir`, absolute), the tokenizer's files
 // (tokenizer.json with tokenizer_config.json and generation_config.json, or tokenizer.model) unchanged, and
-// when given `optimizer.pt` and `trainer_state.json`, into `<dir>.partial`, then swaps it in for `dir`. A
-// crash at any point leaves `dir` holding either the previous checkpoint or the new one, complete.
+// when given `optimizer.pt` (the moments of every parameter it trains, adapters included, by name) and
+// `trainer_state.json`, into `<dir>.partial`, then swaps it in for `dir`. A crash at any point leaves `dir`
+// holding either the previous checkpoint or the new one, complete.
 status save_checkpoint(const std::filesystem::path& dir, const llama_for_causal_lm& model,
                        const tokenizer& tokenizer, const torch::optim::AdamW* optimizer = nullptr,
                        const std::optional<trainer_state>& trainer = std::nullopt,
@@ -80,15 +84,17 @@ status save_checkpoint(const std::filesystem::path& dir, const llama_for_causal_
 
 struct loaded_checkpoint {
   llama_config config;
-  llama_for_causal_lm model; // float32 on the requested device, whatever dtype the file stores
+  llama_for_causal_lm model; // float32 on the requested device, whatever dtype the file stores; with its
+                             // adapters (base frozen) when the directory holds adapter_config.json
   tailor::gpu::tokenizer tokenizer;
   std::optional<adamw_state> optimizer; // restore with restore_adamw_state() once an AdamW exists
   std::optional<trainer_state> trainer;
 };
 
 // Loads a checkpoint written by save_checkpoint() or a Hugging Face directory of a family tailor takes
-// (gpu/model_families.hpp), with tokenizer.json or tokenizer.model. Every expected tensor
-// must be present with its shape; a missing, misshapen or unknown tensor is an error naming it and the file.
+// (gpu/model_families.hpp), with tokenizer.json or tokenizer.model; and the LoRA adapter beside the base when
+// there is one (load_adapter()). Every expected tensor must be present with its shape; a missing, misshapen
+// or unknown tensor is an error naming it and the file.
 result<loaded_checkpoint> load_checkpoint(const std::filesystem::path& dir,
                                           torch::Device device = torch::kCPU);
 

@@ -1,10 +1,10 @@
 // LoRA adapters on a tiny student: what is trainable, what stays frozen, and that the adapters learn.
 #include "gpu/checkpoint.hpp"
 #include "gpu/lora.hpp"
-#include "gpu/safetensors.hpp"
-#include "tests/gpu_checkpoint_support.hpp"
 #include "gpu/lr_schedule.hpp"
+#include "gpu/safetensors.hpp"
 #include "gpu/train_step.hpp"
+#include "tests/gpu_checkpoint_support.hpp"
 #include "tests/gpu_train_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -48,9 +48,9 @@ TEST_CASE("the trainable parameters at rank r are r * (in + out) per target proj
   auto s = settings_with(3, {"q_proj", "v_proj", "down_proj"});
   REQUIRE(attach_lora(model, s).ok());
   const std::int64_t d = config.hidden_size, hd = config.head_dim;
-  const std::int64_t per_layer = 3 * ((d + config.num_attention_heads * hd) +       // q_proj
-                                      (d + config.num_key_value_heads * hd) +       // v_proj
-                                      (config.intermediate_size + d));              // down_proj
+  const std::int64_t per_layer = 3 * ((d + config.num_attention_heads * hd) + // q_proj
+                                      (d + config.num_key_value_heads * hd) + // v_proj
+                                      (config.intermediate_size + d));        // down_proj
   std::int64_t trainable = 0;
   for (const auto& item : model->named_parameters())
     if (item.value().requires_grad()) {
@@ -74,13 +74,15 @@ TEST_CASE("an untrained adapter leaves the logits as they were, and the draw rep
   plain->eval();
   auto before = plain->forward(ids).logits;
   auto a = tiny_model(), b = tiny_model();
-  const auto s = settings_with(4, {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"});
+  const auto s =
+      settings_with(4, {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"});
   REQUIRE(attach_lora(a, s).ok());
   REQUIRE(attach_lora(b, s).ok());
   a->eval();
   CHECK((a->forward(ids).logits - before).abs().max().item<double>() == 0.0);
   auto pa = a->named_parameters(), pb = b->named_parameters();
-  CHECK(torch::equal(pa["model.layers.0.mlp.up_proj.lora_A.weight"], pb["model.layers.0.mlp.up_proj.lora_A.weight"]));
+  CHECK(torch::equal(pa["model.layers.0.mlp.up_proj.lora_A.weight"],
+                     pb["model.layers.0.mlp.up_proj.lora_A.weight"]));
   CHECK(pa["model.layers.0.mlp.up_proj.lora_A.weight"].abs().max().item<double>() > 0.0);
 }
 
@@ -124,7 +126,7 @@ TEST_CASE("training with LoRA changes the adapters only, and the loss falls", "[
       model->lm_head->weight.mul_(50.0);
   }
   REQUIRE(attach_lora(model, settings_with(8, {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
-                                              "down_proj"}))
+                                               "down_proj"}))
               .ok());
   const auto before = copies(model);
   auto t = make_trainer(model, options_with(1e-2, 10, lr_schedule::constant, 0));
@@ -150,25 +152,45 @@ TEST_CASE("training with LoRA changes the adapters only, and the loss falls", "[
   CHECK(adapters_changed == static_cast<int>(2 * 7 * tiny_config().num_hidden_layers));
 }
 
-TEST_CASE("a checkpoint of a model with adapters holds the base's weights only, which load as before",
+TEST_CASE("a checkpoint of a model with adapters holds the base's weights, and loads back with its adapters",
           "[gpu][lora]") {
   tailor::test::scratch_dir dir{"lora-base-weights"};
   std::vector<std::string> corpus;
   for (int i = 0; i < 200; ++i)
-    corpus.push_back("Question: Ava has " + std::to_string(i % 41) + " apples. Answer: " + std::to_string(i) + ".");
+    corpus.push_back("Question: Ava has " + std::to_string(i % 41) + " apples. Answer: " + std::to_string(i) +
+                     ".");
   auto trained = train_tokenizer(corpus, {.vocab_size = 64});
   REQUIRE(trained.ok());
   auto model = tiny_model();
   const auto base = copies(model);
   REQUIRE(attach_lora(model, settings_with(2, {"q_proj", "down_proj"})).ok());
+  {
+    torch::NoGradGuard no_grad; // as after training: B no longer zero
+    for (auto& item : model->named_parameters())
+      if (item.key().ends_with("lora_B.weight"))
+        item.value().normal_(0, 0.5);
+  }
+  model->eval();
   REQUIRE(save_checkpoint(dir.path / "ckpt", model, *trained).ok());
+  // model.safetensors is the base alone, as transformers reads it; the adapters are in PEFT's files beside
+  // it.
   auto stored = load_safetensors_dir(dir.path / "ckpt");
   REQUIRE(stored.ok());
-  for (const auto& [name, tensor] : *stored)
+  for (const auto& [name, tensor] : *stored) {
     CHECK_FALSE(is_lora_parameter(name));
+    CHECK(torch::equal(tensor, base.at(name)));
+  }
+  CHECK(std::filesystem::exists(dir.path / "ckpt" / "adapter_config.json"));
   auto loaded = load_checkpoint(dir.path / "ckpt");
   REQUIRE(loaded.ok());
-  CHECK_FALSE(has_lora(loaded->model));
-  for (const auto& item : loaded->model->named_parameters())
-    CHECK(torch::equal(item.value(), base.at(item.key())));
+  CHECK(has_lora(loaded->model));
+  CHECK(lora_of(loaded->model).targets == std::vector<std::string>{"q_proj", "down_proj"});
+  for (const auto& item : loaded->model->named_parameters()) {
+    CHECK(torch::equal(item.value(), model->named_parameters()[item.key()]));
+    CHECK(item.value().requires_grad() == is_lora_parameter(item.key()));
+  }
+  loaded->model->eval();
+  auto ids = torch::randint(0, tiny_config().vocab_size, {2, 9}, torch::kLong);
+  torch::NoGradGuard no_grad;
+  CHECK(torch::equal(loaded->model->forward(ids).logits, model->forward(ids).logits));
 }
