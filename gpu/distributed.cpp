@@ -1,5 +1,6 @@
 // c10d set-up and the collectives data-parallel training needs, on LibTorch's own Gloo (and NCCL on CUDA).
 #include "gpu/distributed.hpp"
+#include "gpu/runtime.hpp"
 
 #include <cstdlib>
 #include <map>
@@ -10,12 +11,6 @@
 namespace tailor::gpu {
 
 namespace {
-
-std::string error_text(const std::exception& e) {
-  if (const auto* torch_error = dynamic_cast<const c10::Error*>(&e))
-    return torch_error->what_without_backtrace();
-  return e.what();
-}
 
 result<long> integer_variable(const char* name, long fallback) {
   const char* text = std::getenv(name);
@@ -70,7 +65,7 @@ struct process_group::state {
 
   status failed(const std::string& what, const std::exception& e) const {
     return problem{"rank " + std::to_string(where.rank) + " of " + std::to_string(where.world_size) + ": " +
-                   what + " failed (a rank died or is too slow?): " + error_text(e)};
+                   what + " failed (a rank died or is too slow?): " + torch_error_text(e)};
   }
 };
 
@@ -95,7 +90,7 @@ result<std::shared_ptr<process_group>> process_group::create(const rendezvous& w
   } catch (const std::exception& e) {
     return problem{"rank " + std::to_string(where.rank) + ": cannot meet the other ranks at " +
                    where.master_addr + ":" + std::to_string(where.master_port) +
-                   " (MASTER_ADDR/MASTER_PORT): " + error_text(e)};
+                   " (MASTER_ADDR/MASTER_PORT): " + torch_error_text(e)};
   }
   try {
     auto options = c10d::ProcessGroupGloo::Options::create(where.timeout);

@@ -47,4 +47,10 @@ int set_torch_threads(int threads) {
   return torch::get_num_threads();
 }
 
+std::string torch_error_text(const std::exception& e) {
+  if (const auto* torch_error = dynamic_cast<const c10::Error*>(&e))
+    return torch_error->what_without_backtrace();
+  return e.what();
+}
+
 } // namespace tailor::gpu

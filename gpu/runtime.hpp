@@ -3,6 +3,7 @@
 
 #include "io/common/result.hpp"
 
+#include <exception>
 #include <string>
 #include <string_view>
 
@@ -27,5 +28,8 @@ result<std::string> resolve_device(std::string_view preference);
 // from whatever another thread set last, so in a process with several runs (tailord) a run's numbers would
 // depend on which runs are beside it (reductions sum in another order with another thread count).
 int set_torch_threads(int threads);
+
+// An exception's message for a problem: LibTorch's without its C++ backtrace, which says nothing to a user.
+std::string torch_error_text(const std::exception& e);
 
 } // namespace tailor::gpu

@@ -14,12 +14,6 @@ namespace tailor::gpu {
 
 namespace {
 
-std::string error_text(const std::exception& e) {
-  if (const auto* torch_error = dynamic_cast<const c10::Error*>(&e))
-    return torch_error->what_without_backtrace();
-  return e.what();
-}
-
 status check_options(const trainer_options& options) {
   const auto& o = options.optimizer;
   if (!(o.learning_rate > 0))
@@ -188,7 +182,7 @@ result<trainer> trainer::create(llama_for_causal_lm model, const trainer_options
     s->autocast = options.bf16 && device.is_cuda();
     return trainer{std::move(s)};
   } catch (const std::exception& e) {
-    return problem{"cannot set up training: " + error_text(e)};
+    return problem{"cannot set up training: " + torch_error_text(e)};
   }
 }
 
@@ -209,7 +203,7 @@ result<step_stats> trainer::step(std::span<const tailored_example> examples) {
                                                static_cast<int>(state_->options.loss.rationale_max_tokens)));
     return step(std::span<const tailored_batch>(batches));
   } catch (const std::exception& e) {
-    return problem{"training step " + std::to_string(state_->steps + 1) + " failed: " + error_text(e)};
+    return problem{"training step " + std::to_string(state_->steps + 1) + " failed: " + torch_error_text(e)};
   }
 }
 
@@ -295,7 +289,7 @@ result<step_stats> trainer::step(std::span<const tailored_batch> micro_batches) 
     return stats;
   } catch (const std::exception& e) {
     s.optimizer->zero_grad();
-    return problem{"training step " + std::to_string(s.steps + 1) + " failed: " + error_text(e)};
+    return problem{"training step " + std::to_string(s.steps + 1) + " failed: " + torch_error_text(e)};
   }
 }
 
