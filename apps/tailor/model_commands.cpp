@@ -1,13 +1,15 @@
-// `tailor generate` and `tailor eval`: load a checkpoint, decode with it, grade it as METHOD.md's evaluation.
+// `tailor generate` and `tailor eval`: load a checkpoint, decode with it, grade it as METHOD.md's evaluation;
+// `tailor model merge`: fold a checkpoint's LoRA adapters into its base.
 #include "apps/tailor/model_commands.hpp"
 
 #include "apps/tailor/command_guard.hpp"
-
+#include "gpu/adapter_checkpoint.hpp"
 #include "gpu/checkpoint.hpp"
 #include "gpu/generation.hpp"
+#include "gpu/lora.hpp"
+#include "gpu/runtime.hpp"
 #include "gpu/student_exam.hpp"
 #include "io/common/atomic_file.hpp"
-#include "gpu/runtime.hpp"
 #include "io/data/answer_extraction.hpp"
 #include "io/data/datasets.hpp"
 #include "io/data/prompts.hpp"
@@ -300,11 +302,108 @@ void add_eval(CLI::App& app) {
   command->callback([settings] { run_guarded("eval", [&] { return eval_command(*settings); }); });
 }
 
+// ---- model merge ---------------------------------------------------------------------------------------
+
+struct merge_settings {
+  std::filesystem::path adapter;
+  std::filesystem::path out;
+};
+
+// The model with its adapters: a tailor checkpoint holds the base and the adapter in one directory; an
+// adapter directory alone (as PEFT saves one) names its base in base_model_name_or_path, which must be a
+// local checkpoint.
+result<gpu::loaded_checkpoint> open_adapted(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (!fs::is_directory(dir, error))
+    return problem{"adapter directory " + dir.string() +
+                   (fs::exists(dir, error) ? " is not a directory" : " does not exist")};
+  const auto config_file = dir / "adapter_config.json";
+  if (!fs::exists(config_file, error))
+    return problem{dir.string() +
+                   ": no adapter_config.json, so no LoRA adapter to merge (a checkpoint of a run "
+                   "with student.lora has one)"};
+  if (fs::exists(dir / "config.json", error))
+    return gpu::load_checkpoint(dir, torch::kCPU);
+
+  std::ifstream in{config_file};
+  const auto config = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (config.is_discarded() || !config.is_object())
+    return problem{config_file.string() + ": not a JSON object"};
+  const auto base = config.value("base_model_name_or_path", nlohmann::json{});
+  if (!base.is_string() || !fs::is_directory(base.get<std::string>(), error))
+    return problem{
+        config_file.string() + ": `base_model_name_or_path` " +
+        (base.is_string() ? "`" + base.get<std::string>() + "` is not a local directory" : "is missing") +
+        ", and " + dir.string() + " holds no config.json of its own: tailor merges onto a local base"};
+  auto loaded = gpu::load_checkpoint(base.get<std::string>(), torch::kCPU);
+  if (!loaded)
+    return loaded.error();
+  if (gpu::has_lora(loaded->model))
+    return problem{base.get<std::string>() + ": the base has LoRA adapters of its own; merge those first"};
+  if (auto adapted = gpu::load_adapter(dir, loaded->model); !adapted)
+    return adapted.error();
+  return loaded;
+}
+
+int merge_command(const merge_settings& settings) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (fs::exists(settings.out, error) &&
+      fs::weakly_canonical(settings.out, error) == fs::weakly_canonical(settings.adapter, error))
+    return fail("model merge",
+                "--out must be another directory than ADAPTER_DIR: saving there would replace the adapter",
+                exit_usage);
+  auto loaded = open_adapted(settings.adapter);
+  if (!loaded)
+    return fail("model merge", loaded.error().message);
+  const auto lora = gpu::lora_of(loaded->model);
+  auto merged = gpu::merged_model(loaded->model);
+  if (!merged)
+    return fail("model merge", merged.error().message);
+  if (auto saved = gpu::save_checkpoint(settings.out, *merged, loaded->tokenizer); !saved)
+    return fail("model merge", saved.error().message);
+  std::string targets;
+  for (const auto& target : lora.targets)
+    targets += (targets.empty() ? "" : ", ") + target;
+  std::cout << "merged the rank-" << lora.rank << " adapters (alpha " << lora.alpha << ") on " << targets
+            << " of " << settings.adapter.string() << " into " << settings.out.string()
+            << " (float32 weights, no adapters)\n";
+  return exit_ok;
+}
+
+void add_merge(CLI::App& model_group) {
+  auto settings = std::make_shared<merge_settings>();
+  CLI::App* command = model_group.add_subcommand(
+      "merge",
+      "Fold a checkpoint's LoRA adapters into its base: a plain checkpoint computing base + adapter");
+  command
+      ->add_option(
+          "adapter_dir", settings->adapter,
+          "A checkpoint with adapter_config.json (tailor's, or base + PEFT adapter), or a PEFT adapter "
+          "directory whose base_model_name_or_path is a local checkpoint")
+      ->required();
+  command
+      ->add_option("--out", settings->out, "Where to write the merged checkpoint (with the same tokenizer)")
+      ->required();
+  command->callback([settings] { run_guarded("model merge", [&] { return merge_command(*settings); }); });
+}
+
 } // namespace
 
 void add_model_commands(CLI::App& app) {
   add_generate(app);
   add_eval(app);
+  // `merge` belongs to the `model` group, which inspect_command.cpp adds after this runs: it joins the group
+  // once every command is declared, just before the command line is parsed.
+  app.preparse_callback([&app](std::size_t) {
+    auto named = [](CLI::App& parent, const std::string& name) {
+      auto found = parent.get_subcommands([&](CLI::App* sub) { return sub->get_name() == name; });
+      return found.empty() ? nullptr : found.front();
+    };
+    if (auto* model = named(app, "model"); model && !named(*model, "merge"))
+      add_merge(*model);
+  });
 }
 
 } // namespace tailor::cli
