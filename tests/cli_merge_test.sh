@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `tailor model merge` end to end: a tiny Qwen2 student (q/k/v biases, tied embeddings, tokenizer.json) with a
 # LoRA adapter PEFT trained on every projection, beside its base (as tailor's checkpoints hold it) or alone
-# naming its base; the merged checkpoint loads in transformers with PEFT's base + adapter logits, and carries
-# no adapter files. Bad inputs are refused naming what is wrong.
+# naming its base, and the round checkpoint of a micro `tailor run` with student.lora; each merged checkpoint
+# loads in transformers with PEFT's base + adapter logits, and carries no adapter files. Bad inputs are refused
+# naming what is wrong.
 # Usage: cli_merge_test.sh TAILOR PYTHON
 set -euo pipefail
 
@@ -95,6 +96,40 @@ check_merged merged
 # An adapter directory alone, its base named by base_model_name_or_path.
 expect_status 0 "$tailor" model merge adapter_only --out merged-from-adapter
 check_merged merged-from-adapter
+
+# A LoRA run's round checkpoint (tailor's own adapter files), merged: the same logits as PEFT's base + adapter.
+export TAILOR_TEACHER_CACHE="$work/teacher-cache.sqlite"
+"$python" - "$here/micro_run.json" students/qwen2 run.json <<'PY'
+import json, re, sys
+config = json.loads(re.sub(r"^\s*//.*$", "", open(sys.argv[1]).read(), flags=re.M))
+config["student"] = {"checkpoint_dir": sys.argv[2], "max_seq_len": 256,
+                     "lora": {"rank": 4, "alpha": 8, "targets": ["q_proj", "v_proj", "down_proj"]}}
+config["rounds"] = 1
+config["steps_per_round"] = 4
+json.dump(config, open(sys.argv[3], "w"), indent=2)
+PY
+expect_timeout=300 expect_status 0 "$tailor" run run.json --out lora-run
+round=lora-run/checkpoints/round-1
+[[ -f $round/adapter_config.json && -f $round/adapter_model.safetensors ]] || fail "$round has no adapter: $(ls "$round")"
+expect_status 0 "$tailor" model merge "$round" --out merged-run
+expect_output "merged the rank-4 adapters (alpha 8) on q_proj, v_proj, down_proj"
+"$python" - students/qwen2 "$round" merged-run <<'PY' || fail "the merged round does not compute PEFT's base + adapter"
+import sys
+import torch
+from peft import PeftModel
+from transformers import AutoModelForCausalLM
+base, round_dir, merged_dir = sys.argv[1:]
+peft = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32), round_dir).eval()
+merged = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32).eval()
+plain = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).eval()
+input_ids = torch.randint(0, plain.config.vocab_size, (2, 9), generator=torch.Generator().manual_seed(0))
+with torch.no_grad():
+    want, got, before = peft(input_ids).logits, merged(input_ids).logits, plain(input_ids).logits
+difference = (got - want).abs().max().item()
+print(f"round-1 merged: max |merged - PEFT| = {difference:.3g}, the adapter moved logits by {(want - before).abs().max():.3g}")
+assert difference < 1e-4, difference
+assert (want - before).abs().max() > 0, "four steps left the adapter at zero"
+PY
 
 # Errors: a message that names what is wrong, exit 1 (2 for a bad command line), and nothing written.
 expect_status 1 "$tailor" model merge students/qwen2 --out nowhere
