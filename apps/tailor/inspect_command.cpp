@@ -1,6 +1,7 @@
 // `tailor model inspect DIR`: what a checkpoint directory holds and whether tailor can train it, without
 // loading its weights (headers only), so that it answers in a second at any model size.
 #include "apps/tailor/inspect_command.hpp"
+#include "apps/tailor/model_commands.hpp"
 
 #include "apps/tailor/command_guard.hpp"
 
@@ -237,6 +238,7 @@ void add_model_group(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   command->add_flag("--json", settings->as_json, "print the facts as JSON");
   command->callback([settings] { run_guarded("model inspect", [&] { return inspect(*settings); }); });
+  add_model_merge(*model);
 }
 
 } // namespace tailor::cli

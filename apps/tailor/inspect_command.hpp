@@ -5,7 +5,7 @@
 
 namespace tailor::cli {
 
-// Adds the `model` command group (`tailor model inspect`).
+// Adds the `model` command group (`tailor model inspect`, `tailor model merge`).
 void add_model_group(CLI::App& app);
 
 } // namespace tailor::cli

@@ -372,7 +372,14 @@ int merge_command(const merge_settings& settings) {
   return exit_ok;
 }
 
-void add_merge(CLI::App& model_group) {
+} // namespace
+
+void add_model_commands(CLI::App& app) {
+  add_generate(app);
+  add_eval(app);
+}
+
+void add_model_merge(CLI::App& model_group) {
   auto settings = std::make_shared<merge_settings>();
   CLI::App* command = model_group.add_subcommand(
       "merge",
@@ -387,23 +394,6 @@ void add_merge(CLI::App& model_group) {
       ->add_option("--out", settings->out, "Where to write the merged checkpoint (with the same tokenizer)")
       ->required();
   command->callback([settings] { run_guarded("model merge", [&] { return merge_command(*settings); }); });
-}
-
-} // namespace
-
-void add_model_commands(CLI::App& app) {
-  add_generate(app);
-  add_eval(app);
-  // `merge` belongs to the `model` group, which inspect_command.cpp adds after this runs: it joins the group
-  // once every command is declared, just before the command line is parsed.
-  app.preparse_callback([&app](std::size_t) {
-    auto named = [](CLI::App& parent, const std::string& name) {
-      auto found = parent.get_subcommands([&](CLI::App* sub) { return sub->get_name() == name; });
-      return found.empty() ? nullptr : found.front();
-    };
-    if (auto* model = named(app, "model"); model && !named(*model, "merge"))
-      add_merge(*model);
-  });
 }
 
 } // namespace tailor::cli
