@@ -3,6 +3,7 @@
 #include "gpu/checkpoint.hpp"
 #include "gpu/lora.hpp"
 #include "gpu/safetensors.hpp"
+#include "tests/gpu_checkpoint_model_support.hpp"
 #include "tests/gpu_checkpoint_support.hpp"
 #include "tests/gpu_train_support.hpp"
 
@@ -37,13 +38,7 @@ const tokenizer& shared_tokenizer() {
 llama_for_causal_lm spread_base(std::uint64_t seed = 1) {
   torch::manual_seed(seed);
   llama_for_causal_lm model{tiny_config()};
-  torch::NoGradGuard no_grad;
-  for (auto& item : model->named_parameters()) {
-    if (item.key().ends_with("norm.weight"))
-      item.value().copy_(1 + 0.1 * torch::randn_like(item.value()));
-    else
-      item.value().normal_(0, 0.3);
-  }
+  tailor::test::spread_weights(model);
   model->eval();
   return model;
 }
@@ -252,14 +247,7 @@ namespace {
 
 // One AdamW step on a fixed next-token batch; returns the loss before the step.
 float train_step(llama_for_causal_lm& model, torch::optim::AdamW& optimizer) {
-  auto tokens = fixed_tokens().to(model->parameters().front().device());
-  auto logits = model->forward(tokens.slice(1, 0, -1)).logits;
-  auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}),
-                                                   tokens.slice(1, 1).reshape({-1}));
-  optimizer.zero_grad();
-  loss.backward();
-  optimizer.step();
-  return loss.item<float>();
+  return tailor::test::next_token_step(model, optimizer, fixed_tokens());
 }
 
 std::vector<torch::Tensor> trainable(llama_for_causal_lm& model) {
