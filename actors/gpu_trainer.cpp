@@ -1,5 +1,6 @@
 #include "actors/gpu_trainer.hpp"
 
+#include "actors/shared_ranks.hpp"
 #include "actors/trainer_ranks.hpp"
 #include "gpu/checkpoint.hpp"
 #include "gpu/lr_schedule.hpp"
@@ -43,8 +44,9 @@ struct trainer_state_t {
   std::uint64_t every = 0;
   std::deque<fs::path> step_checkpoints;
   // The other data-parallel ranks (nproc > 1), which follow this trainer's every step; declared last so that
-  // they stop before the trainer they mirror goes.
-  std::unique_ptr<trainer_ranks> ranks;
+  // they stop before the trainer they mirror goes (unless an exam chunk still holds them: then after it).
+  std::shared_ptr<trainer_ranks> ranks;
+  std::shared_ptr<shared_ranks> exam_ranks; // where the exam finds them
 };
 
 // The student's corpus for a tokenizer: the demos, and each question with its gold rationale.
@@ -124,19 +126,24 @@ std::optional<std::string> start_ranks(trainer_state_t& s, const std::string& di
   if (!ranks)
     return "data parallel: " + ranks.error().message;
   s.ranks = std::move(ranks.value());
-  if (auto sent = s.ranks->send({.kind = "load", .checkpoint_dir = dir, .resume = resume}); !sent)
+  auto sent = s.ranks->send({.kind = "load", .checkpoint_dir = dir, .resume = resume});
+  if (!sent)
     return "data parallel: " + s.ranks->explain(sent.error().message);
   if (auto joined = s.trainer->use_process_group(s.ranks->group()); !joined)
     return "data parallel: " + s.ranks->explain(joined.error().message);
-  s.ranks->forget_read();
+  s.ranks->forget_read(sent.value());
+  if (s.exam_ranks)
+    s.exam_ranks->post(s.ranks);
   return std::nullopt;
 }
 
 gpu_trainer_actor::behavior_type gpu_trainer(gpu_trainer_actor::stateful_pointer<trainer_state_t> self,
                                              run_config config, example_index problems,
                                              reflection_builder_actor builder, caf::actor coordinator,
-                                             std::shared_ptr<device_scheduler> devices) {
+                                             std::shared_ptr<device_scheduler> devices,
+                                             std::shared_ptr<shared_ranks> exam_ranks) {
   auto& s = self->state;
+  s.exam_ranks = std::move(exam_ranks);
   s.config = std::move(config);
   s.problems = std::move(problems);
   s.builder = std::move(builder);
@@ -228,11 +235,14 @@ gpu_trainer_actor::behavior_type gpu_trainer(gpu_trainer_actor::stateful_pointer
                     return;
                   }
                   auto examples = gpu::tokenize_items(*s.tokens, items);
+                  std::uint64_t posted = 0; // the step's command
                   if (s.ranks) {
                     if (auto dead = s.ranks->dead_rank())
                       return fail("data parallel: " + *dead);
-                    if (auto sent = s.ranks->send({.kind = "step", .items = items}); !sent)
+                    auto sent = s.ranks->send({.kind = "step", .items = items});
+                    if (!sent)
                       return fail("data parallel: " + s.ranks->explain(sent.error().message));
+                    posted = sent.value();
                   }
                   auto turn = take_device_turn(s.devices.get(), s.device);
                   auto stats = s.trainer->step(examples);
@@ -241,7 +251,7 @@ gpu_trainer_actor::behavior_type gpu_trainer(gpu_trainer_actor::stateful_pointer
                     return fail(s.ranks ? "data parallel: " + s.ranks->explain(stats.error().message)
                                         : stats.error().message);
                   if (s.ranks)
-                    s.ranks->forget_read();
+                    s.ranks->forget_read(posted);
                   ++s.done;
                   auto metrics = gpu::to_training_metrics(stats.value());
                   metrics.round = s.round;
@@ -260,9 +270,10 @@ gpu_trainer_actor::behavior_type gpu_trainer(gpu_trainer_actor::stateful_pointer
 
 gpu_trainer_actor spawn_gpu_trainer(caf::actor_system& system, run_config config, example_index problems,
                                     reflection_builder_actor builder, caf::actor coordinator,
-                                    std::shared_ptr<device_scheduler> devices) {
+                                    std::shared_ptr<device_scheduler> devices,
+                                    std::shared_ptr<shared_ranks> exam_ranks) {
   return system.spawn<caf::detached>(gpu_trainer, std::move(config), std::move(problems), std::move(builder),
-                                     std::move(coordinator), std::move(devices));
+                                     std::move(coordinator), std::move(devices), std::move(exam_ranks));
 }
 
 } // namespace tailor

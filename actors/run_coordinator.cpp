@@ -7,6 +7,7 @@
 #include "actors/run.hpp"
 #include "actors/run_coordinator_rounds.hpp"
 #include "actors/run_coordinator_state.hpp"
+#include "actors/shared_ranks.hpp"
 #include "actors/student_inference.hpp"
 #include "actors/teacher_client.hpp"
 
@@ -116,9 +117,11 @@ caf::behavior run_coordinator(coordinator_actor* self, run_spec spec, caf::actor
                                                .ask_after_pass = !continuous(s),
                                                .output_dir = c.output_dir},
                                               s.builder, s.teacher_client, self_handle);
-        s.student = spawn_student_inference(self->system(), c, s.collector, self_handle, s.spec.devices);
-        s.trainer =
-            spawn_gpu_trainer(self->system(), c, s.data.index, s.builder, self_handle, s.spec.devices);
+        // The trainer starts the data-parallel ranks (nproc > 1); the exam shares them.
+        auto ranks = std::make_shared<shared_ranks>();
+        s.student = spawn_student_inference(self->system(), c, s.collector, self_handle, s.spec.devices, ranks);
+        s.trainer = spawn_gpu_trainer(self->system(), c, s.data.index, s.builder, self_handle, s.spec.devices,
+                                      ranks);
         for (const auto& a :
              {caf::actor_cast<caf::actor>(s.builder), caf::actor_cast<caf::actor>(s.teacher_client),
               caf::actor_cast<caf::actor>(s.collector), caf::actor_cast<caf::actor>(s.student),

@@ -113,30 +113,59 @@ result<std::unique_ptr<trainer_ranks>> trainer_ranks::start(const run_config& co
 }
 
 trainer_ranks::~trainer_ranks() {
+  // Whoever lets go last (the trainer, or an exam chunk still in hand) stops the followers.
   if (group_)
     (void)send(rank_command{.kind = "stop"});
   for (auto& follower : followers_)
     follower.wait_or_kill(std::chrono::seconds{10});
 }
 
-status trainer_ranks::send(const rank_command& command) {
+result<std::uint64_t> trainer_ranks::send(const rank_command& command) {
   if (!group_)
     return problem{"the trainer ranks have not met"};
   const auto bytes = rank_command_bytes(command);
   if (bytes.empty())
     return problem{"cannot encode the `" + command.kind + "` command for the other ranks"};
+  std::lock_guard lock{mutex_};
   if (auto posted = group_->store_set(command_key(sent_), bytes); !posted)
-    return posted;
-  ++sent_;
-  return ok_status();
+    return posted.error();
+  return sent_++;
 }
 
-void trainer_ranks::forget_read() {
-  for (; forgotten_ < sent_; ++forgotten_)
+void trainer_ranks::forget_read(std::uint64_t through) {
+  std::lock_guard lock{mutex_};
+  for (; forgotten_ <= through && forgotten_ < sent_; ++forgotten_)
     (void)group_->store_erase(command_key(forgotten_));
 }
 
+result<rank_exam_answers> trainer_ranks::exam_answers(std::uint64_t index) {
+  const auto key = exam_answers_key(index);
+  for (;;) {
+    {
+      std::lock_guard lock{mutex_};
+      auto read = group_->store_get_if_set(key);
+      if (!read)
+        return read.error();
+      if (read->has_value()) {
+        (void)group_->store_erase(key);
+        auto answers = rank_message_from_bytes<rank_exam_answers>(**read);
+        if (!answers)
+          return problem{"the answers to exam command " + std::to_string(index) + " are not a rank's answers"};
+        return std::move(*answers);
+      }
+      if (auto dead = dead_rank_locked())
+        return problem{*dead};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  }
+}
+
 std::optional<std::string> trainer_ranks::dead_rank() {
+  std::lock_guard lock{mutex_};
+  return dead_rank_locked();
+}
+
+std::optional<std::string> trainer_ranks::dead_rank_locked() {
   for (std::size_t i = 0; i < followers_.size(); ++i)
     if (auto ended = followers_[i].exit_description()) {
       auto text =

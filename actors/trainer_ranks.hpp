@@ -1,7 +1,9 @@
 // Rank 0's side of data-parallel training (run_config.nproc > 1): it starts the other ranks as processes
 // (`tailor rank-worker RUN_DIR`), meets them in a c10d group, and posts the commands they follow
 // (messages/rank_command.hpp) in the group's store. The trainer actor holds one; it never blocks on a
-// follower except inside the collectives of a step, which fail, not hang, when a rank dies.
+// follower except inside the collectives of a step, which fail, not hang, when a rank dies. The exam
+// (student_inference) posts its share of questions through the same object from its own thread, so every
+// member is safe to call from both.
 #pragma once
 
 #include "gpu/distributed.hpp"
@@ -12,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,11 +34,17 @@ public:
   ~trainer_ranks();
 
   const std::shared_ptr<gpu::process_group>& group() const { return group_; }
+  int world_size() const { return group_->world_size(); }
 
-  // Posts the next command. Followers take them in order.
-  status send(const rank_command& command);
-  // After a step every rank has read the commands up to it: their keys are erased.
-  void forget_read();
+  // Posts the next command; its index. Followers take them in order.
+  result<std::uint64_t> send(const rank_command& command);
+  // After a collective that followed command `through`, every rank has read the commands up to it: their
+  // keys are erased (not later ones, which another thread may just have posted).
+  void forget_read(std::uint64_t through);
+
+  // The answers of exam command `index` (sent to one follower): waits until they are in the store, or fails
+  // when that rank, or any, dies first. A rank that could not sit the exam says why in `error`.
+  result<rank_exam_answers> exam_answers(std::uint64_t index);
 
   // The first local follower that has ended, in words: "rank 1 (pid 4242) was killed by signal 9 (Killed)",
   // with the last line it wrote; nullopt while all run.
@@ -46,6 +55,9 @@ public:
 
 private:
   trainer_ranks() = default;
+  std::optional<std::string> dead_rank_locked();
+
+  std::mutex mutex_; // the store's client, the counters and the children's state
   std::vector<child_process> followers_; // followers_[i] is rank i + 1
   std::shared_ptr<gpu::process_group> group_;
   std::uint64_t sent_ = 0;      // commands posted

@@ -235,18 +235,27 @@ expect_output "resumed after round"
 check_results killed 3 round tailored
 
 # 5b. Data parallel: `--nproc 2` starts a second trainer rank (`tailor rank-worker`) that takes half of each
-# step's micro-batches; the two ranks take the one-process step, so the losses are round mode's (section 1)
-# within fp32 rounding. Continuous mode finishes too.
+# step's micro-batches and answers its share of the exam (the second chunk of 16 questions) and of the
+# evaluation (the second half); the two ranks take the one-process step and give the one-process answers,
+# so the results are round mode's (section 1) within fp32 rounding. Continuous mode finishes too.
 expect_status 0 "$tailor" run micro.json --out parallel --nproc 2
 check_results parallel 2 round tailored
 [[ -s parallel/ranks/rank-1.log ]] || fail "rank 1 left no log"
-python3 - <<'PY' || fail "two ranks trained other losses than one process"
+grep -q "rank 1: answered 4 exam questions" parallel/ranks/rank-1.log ||
+  fail "rank 1 sat no exam chunk: $(cat parallel/ranks/rank-1.log)"
+[[ $(grep -c "rank 1: answered 10 evaluation questions" parallel/ranks/rank-1.log) == 2 ]] ||
+  fail "rank 1 did not answer half of each evaluation: $(cat parallel/ranks/rank-1.log)"
+python3 - <<'PY' || fail "two ranks trained other losses, or answered otherwise, than one process"
 import json
 one = [json.loads(l) for l in open("round/metrics.jsonl") if l.strip()]
 two = [json.loads(l) for l in open("parallel/metrics.jsonl") if l.strip()]
 assert len(one) == len(two), (len(one), len(two))
 for a, b in zip(one, two):
     assert abs(a["lm_loss"] - b["lm_loss"]) <= 1e-5 * max(1.0, abs(a["lm_loss"])), (a, b)
+rounds = lambda run: json.load(open(f"{run}/results.json"))["rounds"]
+for a, b in zip(rounds("round"), rounds("parallel")):
+    for key in ("accuracy", "exam_questions", "mistakes", "teacher_requests"):
+        assert a[key] == b[key], (key, a, b)
 PY
 expect_status 0 "$tailor" run micro.json --out parallel-continuous --nproc 2 --mode continuous
 check_results parallel-continuous 2 continuous tailored

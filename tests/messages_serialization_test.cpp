@@ -363,6 +363,25 @@ TEST_CASE("a rank command round-trips through its bytes, and other bytes are ref
   CHECK_FALSE(back->items[0].contrast.anchor.empty());
   // Cut short, the bytes are not a command.
   CHECK_FALSE(rank_command_from_bytes(bytes.substr(0, bytes.size() / 2)).has_value());
+
+  rank_command exam{.kind = "exam", .checkpoint_dir = "runs/x/checkpoints/step-5", .rank = 1, .version = 7,
+                    .questions = {sample_example(), example{}}, .greedy = true, .seed = 42};
+  auto exam_back = rank_command_from_bytes(rank_command_bytes(exam));
+  REQUIRE(exam_back.has_value());
+  CHECK(*exam_back == exam);
+  CHECK(exam_back->questions[0].question == sample_example().question);
+}
+
+TEST_CASE("a rank's exam answers round-trip through their bytes, errors included", "[messages]") {
+  rank_exam_answers answered{.answers = {sample_graded_answer(), graded_answer{}}};
+  auto back = rank_message_from_bytes<rank_exam_answers>(rank_message_bytes(answered));
+  REQUIRE(back.has_value());
+  CHECK(*back == answered);
+  CHECK(back->error.empty());
+  rank_exam_answers failed{.error = "cannot load runs/x/checkpoints/step-5"};
+  CHECK(rank_message_from_bytes<rank_exam_answers>(rank_message_bytes(failed)) == failed);
+  const auto bytes = rank_message_bytes(answered);
+  CHECK_FALSE(rank_message_from_bytes<rank_exam_answers>(bytes.substr(0, bytes.size() - 3)).has_value());
 }
 
 TEST_CASE("the run config's defaults follow METHOD.md where it sets them", "[messages]") {
