@@ -12,27 +12,24 @@ python=${2:?usage: cli_merge_test.sh PATH_TO_TAILOR PATH_TO_PYTHON}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 work=$(mktemp -d)
 source "$here/cli_support.sh"
+source "$here/cli_student_support.sh"
 export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 TRANSFORMERS_VERBOSITY=error PYTHONWARNINGS=ignore
 
 cd "$work"
-"$python" "$here/families/make_checkpoints.py" students qwen2 >make.log 2>&1 ||
-  { cat make.log >&2; fail "the qwen2 checkpoint was not written"; }
+make_spread_student students
 
-# The base with weights far from the tiny initialisation, and an adapter PEFT trained (B non-zero): in
-# `ckpt` beside the base, in `adapter_only` alone. expected.safetensors: PEFT's logits of base + adapter.
-PYTHONPATH="$here/parity" "$python" - students/qwen2 <<'PY' >peft.log 2>&1 || { cat peft.log >&2; fail "PEFT"; }
+# An adapter PEFT trained (B non-zero) on the base: in `ckpt` beside the base, in `adapter_only` alone.
+# expected.safetensors: PEFT's logits of base + adapter.
+"$python" - students/qwen2 <<'PY' >peft.log 2>&1 || { cat peft.log >&2; fail "PEFT"; }
 import json, os, shutil, sys
 import torch
 from peft import LoraConfig, get_peft_model
-from random_weights import spread_weights
 from safetensors.torch import save_file
 from transformers import AutoModelForCausalLM
 
 base_dir = os.path.abspath(sys.argv[1])
 torch.manual_seed(1)
 base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
-spread_weights(base, norm_std=0.1, weight_std=0.1)
-base.save_pretrained(base_dir)
 shutil.copytree(base_dir, "ckpt")
 model = get_peft_model(base, LoraConfig(
     r=4, lora_alpha=8, lora_dropout=0.1, init_lora_weights=False, task_type="CAUSAL_LM",
@@ -99,15 +96,8 @@ check_merged merged-from-adapter
 
 # A LoRA run's round checkpoint (tailor's own adapter files), merged: the same logits as PEFT's base + adapter.
 export TAILOR_TEACHER_CACHE="$work/teacher-cache.sqlite"
-"$python" - "$here/micro_run.json" students/qwen2 run.json <<'PY'
-import json, re, sys
-config = json.loads(re.sub(r"^\s*//.*$", "", open(sys.argv[1]).read(), flags=re.M))
-config["student"] = {"checkpoint_dir": sys.argv[2], "max_seq_len": 256,
-                     "lora": {"rank": 4, "alpha": 8, "targets": ["q_proj", "v_proj", "down_proj"]}}
-config["rounds"] = 1
-config["steps_per_round"] = 4
-json.dump(config, open(sys.argv[3], "w"), indent=2)
-PY
+micro_run_config run.json '{"student": {"checkpoint_dir": "students/qwen2", "max_seq_len": 256,
+  "lora": {"rank": 4, "alpha": 8, "targets": ["q_proj", "v_proj", "down_proj"]}}, "rounds": 1, "steps_per_round": 4}'
 expect_timeout=300 expect_status 0 "$tailor" run run.json --out lora-run
 round=lora-run/checkpoints/round-1
 [[ -f $round/adapter_config.json && -f $round/adapter_model.safetensors ]] || fail "$round has no adapter: $(ls "$round")"
