@@ -2,8 +2,12 @@
 
 #include "gpu/checkpoint.hpp"
 #include "gpu/runtime.hpp"
+#include "io/common/warning.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <sstream>
 
 namespace tailor::gpu {
 
@@ -19,6 +23,36 @@ lora_settings lora_settings_of(const run_config& config) {
   return settings;
 }
 
+namespace {
+
+// "rank 4, alpha 8 on q_proj, v_proj", or "no adapters (rank 0)".
+std::string lora_description(const lora_settings& s) {
+  if (s.rank < 1)
+    return "no adapters (rank 0)";
+  std::ostringstream out;
+  out << "rank " << s.rank << ", alpha " << s.alpha << " on ";
+  for (std::size_t i = 0; i < s.targets.size(); ++i)
+    out << (i ? ", " : "") << s.targets[i];
+  return out.str();
+}
+
+} // namespace
+
+std::optional<std::string> kept_lora_warning(const lora_settings& checkpoint, const lora_settings& asked) {
+  if (checkpoint.rank < 1)
+    return std::nullopt;
+  auto sorted = [](std::vector<std::string> names) {
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  // A checkpoint's alpha comes back as scaling * rank, which may miss the config's by a rounding.
+  const bool same_alpha = std::abs(checkpoint.alpha - asked.alpha) <= 1e-9 * std::abs(asked.alpha);
+  if (checkpoint.rank == asked.rank && same_alpha && sorted(checkpoint.targets) == sorted(asked.targets))
+    return std::nullopt;
+  return "the checkpoint's LoRA adapters (" + lora_description(checkpoint) +
+         ") are kept; student.lora now asks for " + lora_description(asked);
+}
+
 result<restored_trainer> trainer_from_checkpoint(const std::filesystem::path& dir, const run_config& config,
                                                  std::uint64_t total_steps, bool resume,
                                                  const std::string& device) {
@@ -26,9 +60,16 @@ result<restored_trainer> trainer_from_checkpoint(const std::filesystem::path& di
   if (!loaded)
     return loaded.error();
   auto model = loaded->model;
-  if (const auto lora = lora_settings_of(config); lora.rank > 0 && !has_lora(model))
-    if (auto attached = attach_lora(model, lora); !attached)
+  const auto asked = lora_settings_of(config);
+  if (has_lora(model)) {
+    // A checkpoint's adapters go on as they are (a resumed optimizer's moments are theirs), whatever
+    // student.lora says now.
+    if (auto kept = kept_lora_warning(lora_of(model), asked))
+      log_warning((resume ? std::string{"resume"} : dir.string()) + ": " + *kept);
+  } else if (asked.rank > 0) {
+    if (auto attached = attach_lora(model, asked); !attached)
       return problem{"student.lora: " + attached.error().message};
+  }
   auto options = trainer_options_from(config, total_steps);
   options.device = device;
   auto made = trainer::create(model, options);

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace tailor::gpu {
@@ -23,9 +24,14 @@ struct restored_trainer {
 // The LoRA settings of a run (rank 0: none), seeded with the run's seed.
 lora_settings lora_settings_of(const run_config& config);
 
-// Loads `dir` on the CPU, attaches the adapters `config` asks for when the checkpoint has none, and makes the
-// trainer on `device` (as resolve_device() accepts). With `resume`, the optimizer's moments and the step the
-// checkpoint holds are restored too.
+// When a checkpoint's adapters (`checkpoint`, rank >= 1) differ from those student.lora asks for (`asked`) in
+// rank, alpha or targets (in any order), what the user should hear: the checkpoint's are kept; nullopt when
+// they agree or the checkpoint has none. Rank 0 asked of a checkpoint with adapters differs too.
+std::optional<std::string> kept_lora_warning(const lora_settings& checkpoint, const lora_settings& asked);
+
+// Loads `dir` on the CPU, attaches the adapters `config` asks for when the checkpoint has none (and warns,
+// kept_lora_warning(), when the checkpoint's differ), and makes the trainer on `device` (as resolve_device()
+// accepts). With `resume`, the optimizer's moments and the step the checkpoint holds are restored too.
 result<restored_trainer> trainer_from_checkpoint(const std::filesystem::path& dir, const run_config& config,
                                                  std::uint64_t total_steps, bool resume,
                                                  const std::string& device);

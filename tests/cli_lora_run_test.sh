@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A micro `tailor run` with student.lora learns: on a tiny Qwen2 student, rank-8 adapters on every projection
 # bring the loss of 100 steps down by a large factor, while the base weights of the round checkpoint stay the
-# student's own and its adapters are trained (lora_B non-zero).
+# student's own and its adapters are trained (lora_B non-zero). A run from that checkpoint whose student.lora
+# asks for other adapters goes on with the checkpoint's, and says so.
 # Usage: cli_lora_run_test.sh TAILOR PYTHON
 set -euo pipefail
 
@@ -58,5 +59,14 @@ zero = [name for name, t in lora_b.items() if not t.abs().max() > 0]
 assert not zero, f"untrained adapters: {zero}"
 print(f"{len(base)} base tensors as the student's, {len(lora_b)} lora_B tensors trained")
 PY
+
+# The round checkpoint as the student of a new run that asks for other adapters: the checkpoint's are kept.
+micro_run_config from-round.json '{"student": {"checkpoint_dir": "'"$round"'", "max_seq_len": 256,
+  "lora": {"rank": 4, "alpha": 8, "targets": ["q_proj", "v_proj"]}}, "rounds": 1, "steps_per_round": 2}'
+expect_timeout=120 expect_status 0 "$tailor" run from-round.json --out from-round
+expect_output "$round: the checkpoint's LoRA adapters (rank 8, alpha 16 on q_proj, k_proj, v_proj, o_proj, \
+gate_proj, up_proj, down_proj) are kept; student.lora now asks for rank 4, alpha 8 on q_proj, v_proj"
+grep -q '"r": 8' from-round/checkpoints/round-1/adapter_config.json ||
+  fail "the new run did not keep the rank-8 adapters: $(cat from-round/checkpoints/round-1/adapter_config.json)"
 
 echo "cli lora run tests passed"

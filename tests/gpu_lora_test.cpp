@@ -4,6 +4,7 @@
 #include "gpu/lr_schedule.hpp"
 #include "gpu/safetensors.hpp"
 #include "gpu/train_step.hpp"
+#include "gpu/trainer_restore.hpp"
 #include "tests/gpu_checkpoint_support.hpp"
 #include "tests/gpu_train_support.hpp"
 
@@ -193,4 +194,38 @@ TEST_CASE("a checkpoint of a model with adapters holds the base's weights, and l
   auto ids = torch::randint(0, tiny_config().vocab_size, {2, 9}, torch::kLong);
   torch::NoGradGuard no_grad;
   CHECK(torch::equal(loaded->model->forward(ids).logits, model->forward(ids).logits));
+}
+
+TEST_CASE("a resumed checkpoint's adapters that differ from student.lora are named in a warning",
+          "[gpu][lora]") {
+  auto model = tiny_model();
+  auto attached = settings_with(3, {"q_proj", "v_proj"});
+  attached.alpha = 10; // alpha / rank * rank need not give alpha back exactly
+  REQUIRE(attach_lora(model, attached).ok());
+  const auto checkpoint = lora_of(model);
+  CHECK_FALSE(kept_lora_warning(checkpoint, attached));
+  auto reordered = attached;
+  reordered.targets = {"v_proj", "q_proj"};
+  reordered.dropout = 0.1;
+  reordered.seed = 99;
+  CHECK_FALSE(kept_lora_warning(checkpoint, reordered));
+
+  auto asked = settings_with(8, {"q_proj", "k_proj"});
+  const auto message = kept_lora_warning(checkpoint, asked);
+  REQUIRE(message);
+  CHECK(*message == "the checkpoint's LoRA adapters (rank 3, alpha 10 on q_proj, v_proj) are kept; "
+                    "student.lora now asks for rank 8, alpha 16 on q_proj, k_proj");
+  auto other_alpha = attached;
+  other_alpha.alpha = 12;
+  CHECK_THAT(kept_lora_warning(checkpoint, other_alpha).value_or(""), Catch::Contains("alpha 12"));
+  auto other_targets = attached;
+  other_targets.targets = {"q_proj", "v_proj", "o_proj"};
+  CHECK_THAT(kept_lora_warning(checkpoint, other_targets).value_or(""),
+             Catch::Contains("q_proj, v_proj, o_proj"));
+  auto none = attached;
+  none.rank = 0;
+  CHECK_THAT(kept_lora_warning(checkpoint, none).value_or(""),
+             Catch::EndsWith("asks for no adapters (rank 0)"));
+  // A checkpoint without adapters has nothing to keep: the run attaches what student.lora asks.
+  CHECK_FALSE(kept_lora_warning(lora_of(tiny_model()), asked));
 }
