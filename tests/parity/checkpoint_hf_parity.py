@@ -23,16 +23,8 @@ import torch
 import torch.jit._pickle
 from safetensors.torch import load_file, save_file
 from transformers import LlamaConfig, LlamaForCausalLM
+from parity_checks import check, check_close, exit_status
 from random_weights import spread_weights
-
-TOLERANCE = 1e-4
-failures = []
-
-
-def check(condition, message):
-    print(("ok      " if condition else "FAILED  ") + message, file=sys.stderr)
-    if not condition:
-        failures.append(message)
 
 
 def check_tailor_checkpoint(directory, name):
@@ -45,9 +37,7 @@ def check_tailor_checkpoint(directory, name):
         check(not info.get(kind), f"{name}: {kind} {info.get(kind)}")
     with torch.no_grad():
         logits = model(expected["input_ids"]).logits
-    difference = (logits - expected["logits"]).abs().max().item()
-    scale = expected["logits"].abs().max().item()
-    check(difference < TOLERANCE, f"{name}: max |transformers - tailor| = {difference:.3g} (logits up to {scale:.3g})")
+    check_close(f"{name}: transformers vs tailor", logits, expected["logits"])
 
     processor = sentencepiece.SentencePieceProcessor(model_file=str(checkpoint / "tokenizer.model"))
     text = (directory / "text.txt").read_text()
@@ -100,7 +90,7 @@ def main():
     input_ids = load_file(str(directory / "tailor_untied.expected.safetensors"))["input_ids"]
     write_hf_checkpoint(directory, "hf_tied_bf16_sharded", True, torch.bfloat16, "20KB", input_ids)
     write_hf_checkpoint(directory, "hf_untied_f16", False, torch.float16, "50MB", input_ids)
-    return 1 if failures else 0
+    return exit_status()
 
 
 if __name__ == "__main__":

@@ -27,26 +27,13 @@ import torch
 from peft import AutoPeftModelForCausalLM, LoraConfig, PeftConfig, PeftModel, get_peft_model
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM
-
-TOLERANCE = 1e-4
-failures = []
-
-
-def check(condition, message):
-    print(("ok      " if condition else "FAILED  ") + message, file=sys.stderr)
-    if not condition:
-        failures.append(message)
+from parity_checks import check, check_close, exit_status
 
 
 def logits(model, input_ids):
     model.eval()
     with torch.no_grad():
         return model(input_ids).logits
-
-
-def compare(name, got, want):
-    difference = (got - want).abs().max().item()
-    check(difference < TOLERANCE, f"{name}: max difference {difference:.3g} (logits up to {want.abs().max():.3g})")
 
 
 def base_only(directory, checkpoint):
@@ -73,7 +60,7 @@ def check_tailor_adapter(directory):
     check(config.base_model_name_or_path == str(checkpoint.resolve()),
           f"base_model_name_or_path {config.base_model_name_or_path} is the checkpoint")
 
-    compare("base weights in transformers vs tailor's base", logits(base_only(directory, checkpoint), input_ids),
+    check_close("base weights in transformers vs tailor's base", logits(base_only(directory, checkpoint), input_ids),
             expected["base_logits"])
 
     stored = load_file(str(checkpoint / "adapter_model.safetensors"))
@@ -87,12 +74,12 @@ def check_tailor_adapter(directory):
             break
     else:
         check(True, "every adapter tensor PEFT holds is the file's")
-    compare("PeftModel.from_pretrained vs tailor", logits(model, input_ids), expected["logits"])
+    check_close("PeftModel.from_pretrained vs tailor", logits(model, input_ids), expected["logits"])
 
     auto = AutoPeftModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32, attn_implementation="eager")
-    compare("AutoPeftModelForCausalLM vs tailor", logits(auto, input_ids), expected["logits"])
+    check_close("AutoPeftModelForCausalLM vs tailor", logits(auto, input_ids), expected["logits"])
     plain = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32, attn_implementation="eager")
-    compare("transformers from_pretrained (peft installed) vs tailor", logits(plain, input_ids), expected["logits"])
+    check_close("transformers from_pretrained (peft installed) vs tailor", logits(plain, input_ids), expected["logits"])
     return input_ids
 
 
@@ -121,7 +108,7 @@ def main():
     directory = Path(sys.argv[1])
     input_ids = check_tailor_adapter(directory)
     write_peft_adapter(directory, input_ids)
-    return 1 if failures else 0
+    return exit_status()
 
 
 if __name__ == "__main__":
