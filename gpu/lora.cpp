@@ -67,7 +67,8 @@ status attach_lora(llama_for_causal_lm& model, const lora_settings& s) {
     const auto device = model->parameters().front().device();
     for (auto& p : model->parameters())
       p.set_requires_grad(false);
-    // One generator for every A, seeded from the settings: the draw does not depend on the global stream.
+    // One generator for every A, seeded from the settings: the values do not depend on the global stream
+    // (which the Linear constructors below still advance, drawing a default init that is overwritten).
     auto generator = at::make_generator<at::CPUGeneratorImpl>(s.seed);
     const double scaling = s.alpha / s.rank;
     for (auto* layer : layers_of(model)) {
