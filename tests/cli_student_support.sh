@@ -2,6 +2,9 @@
 # cli_support.sh once `here` (tests/), `python` (the venv's) and `work` are set.
 # shellcheck shell=bash
 
+# Every model is a local directory; transformers and PEFT say nothing unless something fails.
+export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 TRANSFORMERS_VERBOSITY=error PYTHONWARNINGS=ignore
+
 # Writes DIR/qwen2: tests/families/make_checkpoints.py's tiny Qwen2 student (q/k/v biases, tied embeddings,
 # tokenizer.json), its weights redrawn far from transformers' 0.02 init (random_weights.spread_weights, seed
 # 1). With frozen embeddings that small, adapters could barely move the logits, and a comparison of logits
