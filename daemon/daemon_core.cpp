@@ -149,7 +149,7 @@ result<std::unique_ptr<daemon_core>> daemon_core::start(caf::actor_system& syste
   run_registry_options registry_options{options.data_dir, std::move(options.launch), std::move(options.parse),
                                         hub, options.max_active_runs};
   if (options.device_slots > 0)
-    registry_options.devices = std::make_shared<device_scheduler>(options.device_slots);
+    registry_options.devices = std::make_shared<device_scheduler>(options.device_slots, options.gpus);
   if (options.teacher_concurrency > 0)
     registry_options.teacher_gate = fifo_semaphore::create(options.teacher_concurrency);
   auto registry = spawn_run_registry(system, std::move(registry_options));

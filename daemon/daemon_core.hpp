@@ -21,6 +21,7 @@ struct daemon_options {
   // Runs' training steps and exam chunks on a device at once (0: no turns). Two, so that one run's trainer and
   // exam still overlap as continuous mode means them to, while several runs take turns.
   std::size_t device_slots = 2;
+  int gpus = 0; // GPUs the device scheduler places runs on (tailord: those LibTorch sees)
   std::size_t teacher_concurrency = 0; // HTTP teacher requests in flight over all runs (0: no shared limit)
   std::size_t history_points = 500;
 };

@@ -52,6 +52,7 @@ caf::message refuse_config(const problem& why) {
 struct tracked_run {
   run_record record;
   caf::actor actor; // while it runs
+  device_placement placement; // the GPUs the scheduler gave it, while it runs
   std::int64_t saved_ms = 0;
 };
 
@@ -125,6 +126,12 @@ void launch(registry_actor* self, tracked_run& run, const json& config) {
                         event_for(run, run_phase::failed, "invalid run config: " + parsed.error().message));
   run_spec spec{id, std::move(parsed.value()), st.options.devices, st.options.teacher_gate};
   spec.config.output_dir = st.store->run_dir(id).string();
+  // A run that asks for any GPU ("cuda", "auto") gets the block of GPUs, one per rank, that the fewest
+  // runs are on; its ranks still take turns there with whoever else was placed on them.
+  if (st.options.devices) {
+    run.placement = st.options.devices->place(spec.config.device, spec.config.nproc);
+    spec.config.device = run.placement.device();
+  }
   caf::actor actor;
   try {
     actor = st.options.launch(self->system(), std::move(spec), caf::actor_cast<caf::actor>(self));
@@ -180,6 +187,7 @@ void record_event(registry_actor* self, tracked_run& run, const progress_event& 
       run.actor = nullptr;
       --st.active;
     }
+    run.placement = {};
     std::erase(st.waiting, run.record.id);
     start_waiting(self);
   }

@@ -41,12 +41,18 @@ std::string shared_limits_metrics(const device_scheduler* devices, const fifo_se
   std::string text;
   if (devices) {
     std::vector<std::pair<std::string, fifo_semaphore::usage>> rows;
-    for (auto& [device, used] : devices->usage())
-      rows.emplace_back("{device=\"" + device + "\"}", used);
+    for (auto& used : devices->usage())
+      rows.emplace_back("{device=\"" + used.device + "\"}", used.usage);
     text += usage_text({"tailor_device_", "Leases each device gives out at once (tailord --device-slots).",
                         "Training steps and exam chunks holding the device now.",
                         "Training steps and exam chunks waiting for their turn on the device."},
                        rows);
+    const std::string placed = "tailor_device_runs_placed";
+    text += "# HELP " + placed + " Runs the daemon placed on this GPU (device \"cuda\" or \"auto\"), one GPU per rank.\n" +
+            "# TYPE " + placed + " gauge\n";
+    for (auto& used : devices->usage())
+      if (used.device.starts_with("cuda:"))
+        text += placed + "{device=\"" + used.device + "\"} " + std::to_string(used.runs_placed) + "\n";
   }
   if (teacher_gate)
     text += usage_text({"tailor_teacher_gate_",

@@ -4,6 +4,9 @@
 
 #include <caf/all.hpp>
 #include <catch2/catch.hpp>
+#include <memory>
+#include <mutex>
+#include <vector>
 
 using namespace tailor;
 using namespace tailor::testing;
@@ -198,6 +201,52 @@ TEST_CASE("with one device slot, two runs take turns on the device and both prog
   CHECK(std::chrono::steady_clock::now() - started >= 2 * 42 * 5ms);
   CHECK(daemon.run(a)["results"]["rounds"].size() == 1);
   CHECK(daemon.run(b)["results"]["rounds"].size() == 1);
+}
+
+TEST_CASE("runs asking for GPUs are placed on the GPUs the fewest runs are on, one per rank",
+          "[daemon][api][devices]") {
+  temp_dir dir;
+  test_daemon daemon(dir.path, 5ms);
+  daemon.options.gpus = 4;
+  auto placed = std::make_shared<std::vector<std::string>>(); // the devices the runs were launched with
+  auto mutex = std::make_shared<std::mutex>();
+  auto simulate = daemon.options.launch;
+  daemon.options.launch = [=](caf::actor_system& system, run_spec spec, caf::actor listener) {
+    {
+      std::lock_guard hold(*mutex);
+      placed->push_back(spec.config.device);
+    }
+    return simulate(system, std::move(spec), std::move(listener));
+  };
+  const auto devices = [&] {
+    std::lock_guard hold(*mutex);
+    return *placed;
+  };
+  daemon.start();
+  const json long_run = {{"rounds", 1}, {"steps_per_round", 2000}, {"device", "cuda"}, {"nproc", 2}};
+  const std::string a = daemon.submit(long_run);
+  const std::string b = daemon.submit(long_run);
+  REQUIRE(eventually([&] { return devices().size() == 2; }));
+  CHECK(devices() == std::vector<std::string>{"cuda:0", "cuda:2"});
+  CHECK(eventually([&] {
+    const std::string text = daemon.call("GET", "/metrics").body;
+    return text.find("tailor_device_runs_placed{device=\"cuda:1\"} 1\n") != std::string::npos &&
+           text.find("tailor_device_runs_placed{device=\"cuda:3\"} 1\n") != std::string::npos;
+  }));
+  // A named GPU is kept; the CPU too.
+  const std::string c = daemon.submit({{"rounds", 1}, {"steps_per_round", 2}, {"device", "cuda:3"}});
+  const std::string d = daemon.submit({{"rounds", 1}, {"steps_per_round", 2}, {"device", "cpu"}, {"nproc", 2}});
+  REQUIRE(eventually([&] { return devices().size() == 4; }));
+  CHECK(devices()[2] == "cuda:3");
+  CHECK(devices()[3] == "cpu");
+  // Once a ends, its GPUs are the least busy again.
+  REQUIRE(daemon.call("DELETE", "/v1/runs/" + a).status == 202);
+  REQUIRE(eventually([&] { return daemon.phase(a) == "cancelled"; }));
+  const std::string e = daemon.submit({{"rounds", 1}, {"steps_per_round", 2}, {"device", "auto"}, {"nproc", 2}});
+  REQUIRE(eventually([&] { return devices().size() == 5; }));
+  CHECK(devices()[4] == "cuda:0");
+  REQUIRE(daemon.call("DELETE", "/v1/runs/" + b).status == 202);
+  REQUIRE(eventually([&] { return daemon.phase(b) == "cancelled"; }));
 }
 
 TEST_CASE("with max_active, extra runs wait queued and start when a slot frees", "[daemon][api]") {

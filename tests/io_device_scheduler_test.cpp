@@ -200,3 +200,72 @@ TEST_CASE("/metrics shows each device's and the teacher gate's slots, leases and
   CHECK_THAT(text, Catch::Contains("tailor_teacher_gate_leases_active 0\n"));
   CHECK(shared_limits_metrics(nullptr, nullptr).empty());
 }
+
+TEST_CASE("runs asking for any GPU get the block of GPUs the fewest runs are on", "[scheduler][placement]") {
+  auto devices = std::make_shared<device_scheduler>(1, 4);
+  auto a = devices->place("cuda", 2);
+  CHECK(a.device() == "cuda:0");
+  auto b = devices->place("auto", 2);
+  CHECK(b.device() == "cuda:2"); // cuda:0-1 hold a
+  auto c = devices->place("cuda", 1);
+  CHECK(c.device() == "cuda:0"); // every GPU has one run: the first
+  auto d = devices->place("cuda", 3);
+  CHECK(d.device() == "cuda:1"); // cuda:1-3 hold one run each, cuda:0 two
+  {
+    const auto text = shared_limits_metrics(devices.get(), nullptr);
+    CHECK_THAT(text, Catch::Contains("tailor_device_runs_placed{device=\"cuda:0\"} 2\n"));
+    CHECK_THAT(text, Catch::Contains("tailor_device_runs_placed{device=\"cuda:3\"} 2\n"));
+  }
+  // A run that ends gives its GPUs back.
+  a = {};
+  c = {};
+  auto e = devices->place("cuda", 1);
+  CHECK(e.device() == "cuda:0");
+  CHECK_THAT(shared_limits_metrics(devices.get(), nullptr),
+             Catch::Contains("tailor_device_runs_placed{device=\"cuda:1\"} 1\n"));
+
+  // Kept as asked: a named device, the CPU, more ranks than GPUs, or no GPU at all.
+  CHECK(devices->place("cuda:3", 1).device() == "cuda:3");
+  CHECK(devices->place("cpu", 4).device() == "cpu");
+  CHECK(devices->place("cuda", 5).device() == "cuda");
+  auto none = std::make_shared<device_scheduler>(1, 0);
+  CHECK(none->place("auto", 1).device() == "auto");
+  // Those took nothing: the next placement sees only b, d and e.
+  auto f = devices->place("cuda", 1);
+  CHECK(f.device() == "cuda:0"); // cuda:0 (e) and cuda:1 (d) have one run each, cuda:2-3 two
+}
+
+TEST_CASE("a turn on several devices is taken in name order, so runs sharing GPUs never deadlock",
+          "[scheduler][placement]") {
+  device_scheduler devices(1);
+  {
+    auto turns = take_device_turns(&devices, {"cuda:1", "cuda:0", "cuda:1"});
+    CHECK(turns.size() == 2); // the duplicate counted once
+    CHECK_FALSE(devices.slots_of("cuda:0")->try_acquire());
+    CHECK_FALSE(devices.slots_of("cuda:1")->try_acquire());
+  }
+  CHECK(devices.slots_of("cuda:0")->current().active == 0);
+  CHECK(devices.slots_of("cuda:1")->current().active == 0);
+  CHECK(take_device_turns(nullptr, {"cpu"}).empty());
+
+  // Two runs asking for the same two GPUs in opposite orders, over and over, both get all their turns.
+  std::atomic<int> done{0};
+  std::atomic<int> short_turns{0}; // turns without both leases (Catch's macros stay on this thread)
+  auto run = [&](std::vector<std::string> order) {
+    for (int i = 0; i < 200; ++i)
+      if (take_device_turns(&devices, order).size() != 2)
+        ++short_turns;
+    ++done;
+  };
+  std::thread one(run, std::vector<std::string>{"cuda:0", "cuda:1"});
+  std::thread two(run, std::vector<std::string>{"cuda:1", "cuda:0"});
+  const bool finished = eventually([&] { return done.load() == 2; }, 20s);
+  if (!finished) { // deadlocked: leave the threads, fail
+    one.detach();
+    two.detach();
+  }
+  REQUIRE(finished);
+  one.join();
+  two.join();
+  CHECK(short_turns == 0);
+}

@@ -62,6 +62,10 @@ int tailord_main(int argc, char** argv, run_launch_setup launch) {
                  "training steps and exam chunks of the runs on one device at once; the runs take turns "
                  "(0: no turns, every run uses the device whenever it likes)")
       ->capture_default_str();
+  int gpus = -1;
+  app.add_option("--gpus", gpus,
+                 "GPUs to place runs on: a run with device cuda or auto gets nproc of them, those the fewest "
+                 "runs are on (default: every GPU visible)");
   app.add_option("--teacher-concurrency", options.teacher_concurrency,
                  "HTTP teacher requests in flight at once over all runs, on top of each run's "
                  "teacher.concurrency (0: no shared limit)")
@@ -96,6 +100,7 @@ int tailord_main(int argc, char** argv, run_launch_setup launch) {
     }
     options.server.token = token.value();
   }
+  options.gpus = gpus >= 0 ? gpus : (launch.visible_gpus ? launch.visible_gpus() : 0);
   options.launch = launch.launcher();
   options.parse = run_config_from_json;
 

@@ -18,6 +18,7 @@ struct run_launch_setup {
   std::function<void(CLI::App&)> add_options; // may be empty
   std::function<run_launcher()> launcher;
   std::string banner; // added to "listening on ..." (e.g. " (simulated runs)")
+  std::function<int()> visible_gpus; // GPUs there are to place runs on (--gpus overrides); empty: none
 };
 
 // Parses the command line, starts the daemon and serves until SIGINT or SIGTERM. Returns the exit status.
